@@ -1,0 +1,46 @@
+/*
+ * cli.h — the venom command line: shared state of one invocation and the
+ * entry point of each subcommand (one cmd_*.c file per subcommand).
+ * Only the CLI prints; everything under core/ other than cli/ returns errors.
+ *
+ * Exit codes (docs/cli.md): see the CLI_EXIT_* values.
+ */
+#ifndef VENOM_CLI_CLI_H
+#define VENOM_CLI_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#define CLI_EXIT_OK 0       /* success */
+#define CLI_EXIT_FAILED 1   /* the skill / run failed */
+#define CLI_EXIT_USAGE 2    /* usage, validation or configuration error */
+#define CLI_EXIT_BUDGET 3   /* a budget or limit stopped the run (later issues) */
+#define CLI_EXIT_PLUGIN 4   /* a plugin could not be loaded (ABI, init, manifest) */
+#define CLI_EXIT_INTERNAL 70 /* internal error (EX_SOFTWARE) */
+
+struct config;
+struct registry;
+
+typedef struct cli {
+    bool json;             /* --json: machine-readable output on stdout */
+    bool tty;              /* stdout is a terminal (colour, progress) */
+    FILE *out;             /* results (stdout) */
+    FILE *err;             /* diagnostics and progress (stderr) */
+    struct config *cfg;    /* loaded configuration (never NULL in commands) */
+    struct registry *reg;  /* skill registry, created by cli_registry() on demand */
+    const char *argv0;
+} cli;
+
+/* Each subcommand: argv[0] is the subcommand's name; returns an exit code. */
+int cmd_skill(cli *c, int argc, char **argv);
+int cmd_doctor(cli *c, int argc, char **argv);
+int cmd_help(cli *c, int argc, char **argv);
+
+/* The registry for this invocation (scanned on first use); NULL after printing
+ * an error. */
+struct registry *cli_registry(cli *c);
+
+/* Print "venom: <msg>" to stderr (or a JSON error object with --json). */
+void cli_error(cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif
