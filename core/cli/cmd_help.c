@@ -1,0 +1,59 @@
+/*
+ * cmd_help.c — `venom help [COMMAND]`: the usage text of every command.
+ */
+#include "util/common.h"
+
+#include "cli/cli.h"
+
+typedef struct help_entry {
+    const char *name;
+    const char *summary;
+    const char *usage;
+} help_entry;
+
+static const help_entry entries[] = {
+    {"skill", "list, describe and run skills",
+     "usage: venom skill list [--json]\n"
+     "       venom skill info NAME [--json]\n"
+     "       venom skill run NAME [key=value...] [--args-json '{...}'] [--workdir DIR] [--json]\n"
+     "\n"
+     "  list   every installed skill (manifests only: no plugin is loaded)\n"
+     "  info   a skill's description, pack, permissions, argument schema, examples\n"
+     "  run    validate the arguments against the skill's schema and run it;\n"
+     "         key=value values are typed by the schema (numbers, true/false,\n"
+     "         JSON for arrays and objects); --args-json merges a JSON object\n"
+     "  --json one JSON document on stdout instead of text\n"
+     "\n"
+     "Skill directories, first wins: ./.venom/skills, $VENOM_HOME/skills,\n"
+     "skill_paths from config.yaml, then the system directory.\n"},
+    {"doctor", "what this machine supports for sandboxing; library versions",
+     "usage: venom doctor [--json]\n"
+     "\n"
+     "Reports the kernel, user namespaces, landlock ABI, seccomp, cgroups and\n"
+     "the versions of the libraries venom uses, and which sandbox layers are\n"
+     "available here.\n"},
+    {"help", "show help for a command", "usage: venom help [COMMAND]\n"},
+};
+
+int cmd_help(cli *c, int argc, char **argv)
+{
+    if (argc > 1) {
+        for (size_t i = 0; i < ARRAY_SIZE(entries); i++) {
+            if (!strcmp(argv[1], entries[i].name)) {
+                fprintf(c->out, "venom %s — %s\n\n%s", entries[i].name, entries[i].summary, entries[i].usage);
+                return CLI_EXIT_OK;
+            }
+        }
+        cli_error(c, "no help for '%s': not a command; run 'venom help' for the list", argv[1]);
+        return CLI_EXIT_USAGE;
+    }
+    fprintf(c->out,
+            "venom %s — an agent runtime\n\n"
+            "usage: venom [--log-level LEVEL] COMMAND [ARGS...]\n"
+            "       venom --version\n\ncommands:\n",
+            VENOM_VERSION);
+    for (size_t i = 0; i < ARRAY_SIZE(entries); i++)
+        fprintf(c->out, "  %-8s %s\n", entries[i].name, entries[i].summary);
+    fprintf(c->out, "\nRun 'venom help COMMAND' for a command's options. Exit codes: docs/cli.md.\n");
+    return CLI_EXIT_OK;
+}

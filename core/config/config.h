@@ -1,0 +1,36 @@
+/*
+ * config.h — venom's configuration: built-in defaults, then
+ * $VENOM_HOME/config.yaml, then VENOM_* environment variables, then flags
+ * (applied by the CLI). Unknown keys in the file are errors naming the key
+ * and its line. Reference: docs/config.md.
+ */
+#ifndef VENOM_CONFIG_CONFIG_H
+#define VENOM_CONFIG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum { CONFIG_COLOR_AUTO = 0, CONFIG_COLOR_ALWAYS = 1, CONFIG_COLOR_NEVER = 2 };
+
+typedef struct config {
+    char *home;          /* $VENOM_HOME, default ~/.venom */
+    char *file;          /* the config file read, or NULL if none existed */
+    char *workdir;       /* default workdir of skills; default "." */
+    int log_level;       /* VENOM_LOG_*; default warn */
+    int color;           /* CONFIG_COLOR_* */
+    char **skill_paths;  /* extra skill directories, searched after the user's */
+    size_t n_skill_paths;
+    char *system_skills; /* system skill directory ("" = none) */
+} config;
+
+/* Load defaults, the file and the environment. *err is one line. */
+int config_load(config **out, char **err) __attribute__((warn_unused_result));
+void config_free(config *c);
+/* Parse a log level name ("error", "warn", "info", "debug"); -1 if unknown. */
+int config_log_level(const char *name);
+/* The skill directories in precedence order: ./.venom/skills,
+ * $VENOM_HOME/skills, skill_paths…, the system directory. Strings are
+ * mem_alloc'd; free each and the array. */
+int config_skill_dirs(const config *c, char ***dirs, size_t *n) __attribute__((warn_unused_result));
+
+#endif

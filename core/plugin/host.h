@@ -1,0 +1,62 @@
+/*
+ * host.h — the host side of the SDK: the venom_host_api table handed to
+ * plugins, and venom_ctx, the handle behind each plugin and each call.
+ *
+ * A plugin context lives as long as its loaded plugin and accepts
+ * registrations only while init runs. A call context lives for one skill
+ * call on the caller's stack: it carries the result, the error, the path
+ * confinement, the permissions and the cancellation flag of that call.
+ */
+#ifndef VENOM_PLUGIN_HOST_H
+#define VENOM_PLUGIN_HOST_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <venom/venom.h>
+
+struct plugin;
+struct manifest;
+struct confine;
+
+enum { HOST_CTX_PLUGIN = 1, HOST_CTX_CALL = 2 };
+
+/* Where log lines and progress of plugins go (set by the CLI). */
+typedef void (*host_log_fn)(void *user, const char *who, int level, const char *msg);
+
+struct venom_ctx {
+    uint32_t magic;           /* HOST_CTX_MAGIC while valid */
+    uint32_t kind;            /* HOST_CTX_PLUGIN or HOST_CTX_CALL */
+    const char *who;          /* pack name for messages, borrowed */
+    struct plugin *plugin;    /* owning plugin (plugin ctx), may be NULL for calls */
+    atomic_bool in_init;      /* plugin ctx: init is running */
+    pthread_mutex_t lock;     /* guards error */
+    char *error;              /* last set_error message (mem_alloc'd) */
+    /* call ctx only */
+    json_t *result;           /* set by set_result */
+    uint64_t result_limit;    /* max bytes of result JSON */
+    const struct manifest *m; /* permissions of the call's pack */
+    const struct confine *confine;
+    atomic_int *cancel;       /* non-zero = cancelled; may be NULL */
+};
+
+/* The host's function table (static, shared by all plugins). */
+const venom_host_api *host_api(void);
+/* Route plugin log/progress lines to fn (NULL: drop). Call before loading. */
+void host_set_log(host_log_fn fn, void *user, int max_level);
+
+/* Plugin context lifecycle (loader). */
+void host_ctx_init_plugin(venom_ctx *ctx, struct plugin *p, const char *who);
+/* Call context lifecycle (registry). */
+void host_ctx_init_call(venom_ctx *ctx, const char *who, const struct manifest *m,
+                        const struct confine *confine, atomic_int *cancel, uint64_t result_limit);
+void host_ctx_release(venom_ctx *ctx);
+/* Take the error message (caller frees) or NULL. */
+char *host_ctx_take_error(venom_ctx *ctx);
+/* Take the result (new reference to the caller) or NULL. */
+json_t *host_ctx_take_result(venom_ctx *ctx);
+
+#endif

@@ -1,0 +1,458 @@
+#include "util/common.h"
+
+#include <dirent.h>
+#include <pthread.h>
+#include <sys/stat.h>
+
+#include "plugin/ffi.h"
+#include "plugin/loader.h"
+#include "plugin/registry.h"
+#include "security/confine.h"
+#include "util/err.h"
+#include "util/schema.h"
+#include "util/suggest.h"
+
+typedef struct reg_pack {
+    manifest *m;
+    const char *dir_label; /* the skill directory it came from (borrowed from registry) */
+    plugin *pl;            /* loaded plugin, or NULL */
+    char *load_error;      /* why loading failed (sticky) */
+} reg_pack;
+
+struct reg_skill {
+    char *name;               /* "pack.skill" */
+    reg_pack *pack;
+    const manifest_skill *ms;
+    ffi_fn *ffi;              /* typed skill, prepared on first use */
+    json_t *typed_schema;     /* typed skill: schema derived from params */
+};
+
+struct registry {
+    char **dirs;
+    size_t n_dirs;
+    reg_pack **packs;
+    size_t n_packs;
+    reg_skill **skills; /* sorted by name */
+    size_t n_skills;
+    char **problems;
+    size_t n_problems;
+    size_t loaded;
+    pthread_mutex_t lock; /* loading and typed-skill preparation */
+};
+
+static int add_problem(registry *r, char *msg)
+{
+    if (!msg)
+        return -ENOMEM;
+    char **v = mem_realloc(r->problems, (r->n_problems + 1) * sizeof *v);
+    if (!v) {
+        mem_free(msg);
+        return -ENOMEM;
+    }
+    r->problems = v;
+    v[r->n_problems++] = msg;
+    return 0;
+}
+
+static reg_pack *find_pack(const registry *r, const char *name)
+{
+    for (size_t i = 0; i < r->n_packs; i++)
+        if (!strcmp(r->packs[i]->m->name, name))
+            return r->packs[i];
+    return NULL;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static int cmp_skill(const void *a, const void *b)
+{
+    return strcmp((*(reg_skill *const *)a)->name, (*(reg_skill *const *)b)->name);
+}
+
+/* Read one pack directory: a manifest, or nothing (not a pack). */
+static int scan_pack(registry *r, const char *label, const char *packdir, size_t level)
+{
+    char *path = NULL, *err = NULL;
+    manifest *m = NULL;
+    int rc = manifest_find(packdir, &path, &err);
+    if (rc == -ENOENT) {
+        rc = 0;
+        goto out;
+    }
+    if (rc < 0 || (rc = manifest_load(path, &m, &err)) < 0) {
+        rc = rc == -ENOMEM ? rc : add_problem(r, err ? mem_strdup(err) : mem_printf("%s: unreadable", packdir));
+        goto out;
+    }
+    reg_pack *prev = find_pack(r, m->name);
+    if (prev) {
+        /* Same pack name: an earlier directory shadows a later one; two in
+         * the same directory conflict. */
+        if (!strcmp(prev->dir_label, label))
+            rc = add_problem(r, mem_printf("%s: duplicate pack '%s', already provided by %s; its skills (%s.*) "
+                                           "are ignored — remove one of the two packs",
+                                           m->path, m->name, prev->m->path, m->name));
+        goto out;
+    }
+    (void)level;
+    reg_pack *p = mem_calloc(1, sizeof *p);
+    reg_pack **v = p ? mem_realloc(r->packs, (r->n_packs + 1) * sizeof *v) : NULL;
+    if (!v) {
+        mem_free(p);
+        rc = -ENOMEM;
+        goto out;
+    }
+    r->packs = v;
+    p->m = m;
+    p->dir_label = label;
+    m = NULL;
+    v[r->n_packs++] = p;
+    for (size_t i = 0; i < p->m->n_skills; i++) {
+        reg_skill *s = mem_calloc(1, sizeof *s);
+        reg_skill **sv = s ? mem_realloc(r->skills, (r->n_skills + 1) * sizeof *sv) : NULL;
+        if (!sv) {
+            mem_free(s);
+            rc = -ENOMEM;
+            goto out;
+        }
+        r->skills = sv;
+        s->pack = p;
+        s->ms = &p->m->skills[i];
+        s->name = mem_printf("%s.%s", p->m->name, s->ms->name);
+        sv[r->n_skills++] = s;
+        if (!s->name) {
+            rc = -ENOMEM;
+            goto out;
+        }
+    }
+out:
+    manifest_free(m);
+    mem_free(path);
+    mem_free(err);
+    return rc;
+}
+
+static int scan_dir(registry *r, size_t level)
+{
+    const char *dir = r->dirs[level];
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0; /* a missing skill directory is normal */
+    char **names = NULL;
+    size_t n = 0;
+    int rc = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char **v = mem_realloc(names, (n + 1) * sizeof *v);
+        if (!v || !(v[n] = mem_strdup(e->d_name))) {
+            names = v ? v : names;
+            rc = -ENOMEM;
+            break;
+        }
+        names = v;
+        n++;
+    }
+    closedir(d);
+    if (rc == 0)
+        qsort(names, n, sizeof *names, cmp_str);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        char *packdir = mem_printf("%s/%s", dir, names[i]);
+        struct stat st;
+        if (!packdir)
+            rc = -ENOMEM;
+        else if (stat(packdir, &st) == 0 && S_ISDIR(st.st_mode))
+            rc = scan_pack(r, dir, packdir, level);
+        mem_free(packdir);
+    }
+    for (size_t i = 0; i < n; i++)
+        mem_free(names[i]);
+    mem_free(names);
+    return rc;
+}
+
+int registry_new(const registry_opts *o, registry **out, char **err)
+{
+    *out = NULL;
+    registry *r = mem_calloc(1, sizeof *r);
+    if (!r)
+        return err_set(err, -ENOMEM, "out of memory");
+    pthread_mutex_init(&r->lock, NULL);
+    int rc = 0;
+    r->dirs = mem_calloc(o->n_dirs ? o->n_dirs : 1, sizeof *r->dirs);
+    if (!r->dirs)
+        rc = -ENOMEM;
+    for (size_t i = 0; rc == 0 && i < o->n_dirs; i++) {
+        r->dirs[r->n_dirs] = mem_strdup(o->dirs[i]);
+        if (!r->dirs[r->n_dirs])
+            rc = -ENOMEM;
+        else
+            r->n_dirs++;
+    }
+    for (size_t i = 0; rc == 0 && i < r->n_dirs; i++)
+        rc = scan_dir(r, i);
+    if (rc < 0) {
+        registry_free(r);
+        return err_set(err, rc, "scanning skill directories: %s", strerror(-rc));
+    }
+    qsort(r->skills, r->n_skills, sizeof *r->skills, cmp_skill);
+    *out = r;
+    return 0;
+}
+
+void registry_free(registry *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n_skills; i++) {
+        ffi_fn_free(r->skills[i]->ffi);
+        json_decref(r->skills[i]->typed_schema);
+        mem_free(r->skills[i]->name);
+        mem_free(r->skills[i]);
+    }
+    for (size_t i = 0; i < r->n_packs; i++) {
+        plugin_unload(r->packs[i]->pl);
+        manifest_free(r->packs[i]->m);
+        mem_free(r->packs[i]->load_error);
+        mem_free(r->packs[i]);
+    }
+    for (size_t i = 0; i < r->n_problems; i++)
+        mem_free(r->problems[i]);
+    for (size_t i = 0; i < r->n_dirs; i++)
+        mem_free(r->dirs[i]);
+    mem_free(r->dirs);
+    mem_free(r->problems);
+    mem_free(r->skills);
+    mem_free(r->packs);
+    pthread_mutex_destroy(&r->lock);
+    mem_free(r);
+}
+
+size_t registry_problem_count(const registry *r) { return r->n_problems; }
+const char *registry_problem(const registry *r, size_t i) { return i < r->n_problems ? r->problems[i] : NULL; }
+size_t registry_skill_count(const registry *r) { return r->n_skills; }
+const reg_skill *registry_skill_at(const registry *r, size_t i) { return i < r->n_skills ? r->skills[i] : NULL; }
+size_t registry_loaded(const registry *r) { return r->loaded; }
+
+const reg_skill *registry_find(const registry *r, const char *name)
+{
+    size_t lo = 0, hi = r->n_skills;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(r->skills[mid]->name, name);
+        if (c == 0)
+            return r->skills[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+size_t registry_suggest(const registry *r, const char *name, const char **out, size_t max)
+{
+    const char **names = mem_calloc(r->n_skills ? r->n_skills : 1, sizeof *names);
+    if (!names)
+        return 0;
+    for (size_t i = 0; i < r->n_skills; i++)
+        names[i] = r->skills[i]->name;
+    size_t n = suggest_closest(name, names, r->n_skills, out, max);
+    /* "read" also finds "fs.read": compare against the short names too. */
+    if (n == 0 && !strchr(name, '.')) {
+        for (size_t i = 0; i < r->n_skills && n < max; i++)
+            if (!strcmp(r->skills[i]->ms->name, name))
+                out[n++] = r->skills[i]->name;
+    }
+    mem_free(names);
+    return n;
+}
+
+const char *reg_skill_name(const reg_skill *s) { return s->name; }
+const manifest *reg_skill_manifest(const reg_skill *s) { return s->pack->m; }
+const manifest_skill *reg_skill_entry(const reg_skill *s) { return s->ms; }
+bool reg_skill_typed(const reg_skill *s) { return s->ms->function != NULL; }
+
+const json_t *reg_skill_args_schema(const reg_skill *s)
+{
+    return s->typed_schema ? s->typed_schema : s->ms->args_schema;
+}
+
+/* ------------------------------------------------------------ loading */
+
+/* The manifest and the .so must agree on the skills the plugin provides. */
+static int check_agreement(const manifest *m, const plugin *pl, char **err)
+{
+    for (size_t i = 0; i < m->n_skills; i++) {
+        const manifest_skill *ms = &m->skills[i];
+        if (!ms->function && !plugin_skill(pl, ms->name))
+            return err_set(err, -ELIBBAD,
+                           "%s: manifest %s declares skill '%s' but the plugin did not register it; "
+                           "register it in init or remove it from the manifest",
+                           pl->path, m->path, ms->name);
+    }
+    for (size_t i = 0; i < pl->n_skills; i++) {
+        const manifest_skill *ms = manifest_skill_find(m, pl->skills[i].name);
+        if (!ms)
+            return err_set(err, -ELIBBAD,
+                           "%s: the plugin registered skill '%s' which manifest %s does not declare; "
+                           "add it to the manifest",
+                           pl->path, pl->skills[i].name, m->path);
+        if (ms->function)
+            return err_set(err, -ELIBBAD,
+                           "%s: skill '%s' is registered by the plugin but declared as a typed function in %s; "
+                           "choose one",
+                           pl->path, ms->name, m->path);
+    }
+    for (size_t i = 0; i < m->n_providers; i++) {
+        bool found = false;
+        for (size_t j = 0; j < pl->n_providers; j++)
+            found |= !strcmp(pl->provider_names[j], m->providers[i].name);
+        if (!found)
+            return err_set(err, -ELIBBAD, "%s: manifest %s declares provider '%s' but the plugin did not register it",
+                           pl->path, m->path, m->providers[i].name);
+    }
+    for (size_t j = 0; j < pl->n_providers; j++) {
+        bool found = false;
+        for (size_t i = 0; i < m->n_providers; i++)
+            found |= !strcmp(pl->provider_names[j], m->providers[i].name);
+        if (!found)
+            return err_set(err, -ELIBBAD,
+                           "%s: the plugin registered provider '%s' which manifest %s does not declare",
+                           pl->path, pl->provider_names[j], m->path);
+    }
+    return 0;
+}
+
+/* Caller holds r->lock. */
+static int load_pack_locked(registry *r, reg_pack *p, char **err)
+{
+    if (p->pl || !p->m->library)
+        return 0;
+    if (p->load_error)
+        return err_set(err, REGISTRY_E_LOAD, "%s", p->load_error);
+    plugin *pl = NULL;
+    int rc = plugin_load(p->m->library, p->m->name, &pl, err);
+    if (rc == 0) {
+        r->loaded++;
+        rc = check_agreement(p->m, pl, err);
+        if (rc < 0)
+            plugin_unload(pl);
+        else
+            p->pl = pl;
+    }
+    if (rc < 0) {
+        p->load_error = mem_strdup(err && *err ? *err : "load failed");
+        return rc == -ENOMEM ? rc : REGISTRY_E_LOAD;
+    }
+    return 0;
+}
+
+static int prepare_locked(registry *r, reg_skill *s, char **err)
+{
+    int rc = load_pack_locked(r, s->pack, err);
+    if (rc < 0 || !s->ms->function || s->ffi)
+        return rc;
+    rc = ffi_fn_new(s->ms->function, s->name, s->pack->m->dir, s->pack->m->library, &s->ffi, err);
+    if (rc < 0)
+        return rc == -ENOMEM ? rc : REGISTRY_E_LOAD;
+    s->typed_schema = ffi_fn_args_schema(s->ffi);
+    return 0;
+}
+
+int registry_load(registry *r, const reg_skill *cs, char **err)
+{
+    reg_skill *s = (reg_skill *)cs;
+    pthread_mutex_lock(&r->lock);
+    int rc = prepare_locked(r, s, err);
+    pthread_mutex_unlock(&r->lock);
+    return rc;
+}
+
+/* ------------------------------------------------------------ calls */
+
+static int call_native(reg_skill *s, const json_t *args, const registry_call_opts *o, registry_result *res,
+                       char **err)
+{
+    const manifest *m = s->pack->m;
+    const venom_skill_desc *d = plugin_skill(s->pack->pl, s->ms->name);
+    confine *c = NULL;
+    char *args_text = NULL;
+    int rc = 0;
+    if (!d)
+        return err_set(err, REGISTRY_E_LOAD, "skill '%s' is not registered by its plugin", s->name);
+    if (m->perms.fs_read.n || m->perms.fs_write.n) {
+        rc = confine_new(o && o->workdir ? o->workdir : ".", (const char *const *)m->perms.fs_read.v,
+                         m->perms.fs_read.n, (const char *const *)m->perms.fs_write.v, m->perms.fs_write.n, &c, err);
+        if (rc < 0)
+            return err_prefix(err, REGISTRY_E_FAILED, "skill '%s'", s->name);
+    }
+    args_text = json_dumps(args, JSON_COMPACT);
+    if (!args_text) {
+        rc = err_set(err, -ENOMEM, "out of memory");
+        goto out;
+    }
+    venom_ctx ctx;
+    host_ctx_init_call(&ctx, m->name, m, c, o ? o->cancel : NULL, m->limits.output_bytes);
+    char phase[160];
+    snprintf(phase, sizeof phase, "call %s", s->name);
+    const void *mark = loader_enter(m->name, s->pack->pl->path, phase);
+    int32_t code = d->call(&ctx, args_text, d->data);
+    loader_leave(mark);
+    char *msg = host_ctx_take_error(&ctx);
+    json_t *value = host_ctx_take_result(&ctx);
+    host_ctx_release(&ctx);
+    if (code != VENOM_OK) {
+        res->code = code < 0 ? code : VENOM_E_FAILED;
+        rc = err_set(err, REGISTRY_E_FAILED, "%s: %s", s->name, msg ? msg : "the skill failed without a message");
+        json_decref(value);
+    } else {
+        res->value = value ? value : json_null();
+    }
+    mem_free(msg);
+out:
+    mem_free(args_text);
+    confine_free(c);
+    return rc;
+}
+
+int registry_call(registry *r, const reg_skill *cs, const json_t *args, const registry_call_opts *o,
+                  registry_result *res, char **err)
+{
+    reg_skill *s = (reg_skill *)cs;
+    *res = (registry_result){0};
+    pthread_mutex_lock(&r->lock);
+    int rc = prepare_locked(r, s, err);
+    pthread_mutex_unlock(&r->lock);
+    if (rc < 0)
+        return rc;
+    rc = schema_validate(reg_skill_args_schema(s), args, "argument", err);
+    if (rc < 0)
+        return err_prefix(err, REGISTRY_E_ARGS, "%s", s->name);
+    if (s->ffi) {
+        json_t *v = NULL;
+        char phase[160];
+        snprintf(phase, sizeof phase, "call %s", s->name);
+        const void *mark = loader_enter(s->pack->m->name, s->pack->m->library ? s->pack->m->library : s->pack->m->path,
+                                        phase);
+        rc = ffi_fn_call(s->ffi, args, &v, err);
+        loader_leave(mark);
+        if (rc < 0) {
+            res->code = VENOM_E_FAILED;
+            return err_prefix(err, rc == -ENOMEM ? rc : REGISTRY_E_FAILED, "%s", s->name);
+        }
+        res->value = v;
+    } else {
+        rc = call_native(s, args, o, res, err);
+        if (rc < 0)
+            return rc;
+    }
+    if (s->ms->result_schema && schema_validate(s->ms->result_schema, res->value, "result", err) < 0) {
+        json_decref(res->value);
+        res->value = NULL;
+        res->code = VENOM_E_INTERNAL;
+        return err_prefix(err, REGISTRY_E_FAILED, "%s returned a result that does not match its result schema",
+                          s->name);
+    }
+    return 0;
+}

@@ -1,0 +1,929 @@
+#include "util/common.h"
+#include "util/doc.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "util/buf.h"
+#include "util/err.h"
+
+/*
+ * The line map: every node's JSON Pointer is stored NUL-terminated in one
+ * arena; ents[] holds (offset, line) sorted by pointer for binary search.
+ */
+typedef struct line_ent {
+    size_t off;
+    int line;
+} line_ent;
+
+struct doc {
+    char *file;
+    json_t *root;
+    char *arena;
+    line_ent *ents;
+    size_t n_ents;
+};
+
+/* State shared by both parsers while a doc is being built. */
+typedef struct builder {
+    const char *file;
+    char **err;
+    buf path;  /* JSON Pointer of the current node */
+    buf arena; /* recorded pointers */
+    line_ent *ents;
+    size_t n, cap;
+} builder;
+
+static int fail_at(builder *b, int rc, size_t line, size_t col, const char *fmt, ...) PRINTF_LIKE(5, 6);
+
+static int fail_at(builder *b, int rc, size_t line, size_t col, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = mem_vprintf(fmt, ap);
+    va_end(ap);
+    err_set(b->err, rc, "%s:%zu:%zu: %s", b->file, line, col ? col : 1, msg ? msg : "out of memory");
+    mem_free(msg);
+    return rc;
+}
+
+static int record(builder *b, size_t line)
+{
+    if (b->n >= DOC_MAX_NODES)
+        return fail_at(b, -E2BIG, line, 0, "more than %d values in one document; split the file",
+                       DOC_MAX_NODES);
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 32;
+        line_ent *e = mem_realloc(b->ents, cap * sizeof *e);
+        if (!e)
+            return -ENOMEM;
+        b->ents = e;
+        b->cap = cap;
+    }
+    size_t off = b->arena.len;
+    if (buf_append(&b->arena, buf_str(&b->path), b->path.len + 1) < 0)
+        return -ENOMEM;
+    b->ents[b->n++] = (line_ent){.off = off, .line = line > INT_MAX ? INT_MAX : (int)line};
+    return 0;
+}
+
+static void path_truncate(builder *b, size_t len)
+{
+    if (b->path.data && len <= b->path.len) {
+        b->path.len = len;
+        b->path.data[len] = '\0';
+    }
+}
+
+/* Append "/" + key with '~' -> "~0" and '/' -> "~1". */
+static int path_push_key(builder *b, const char *key, size_t len)
+{
+    if (buf_putc(&b->path, '/') < 0)
+        return -ENOMEM;
+    for (size_t i = 0; i < len; i++) {
+        int rc;
+        if (key[i] == '~')
+            rc = buf_append(&b->path, "~0", 2);
+        else if (key[i] == '/')
+            rc = buf_append(&b->path, "~1", 2);
+        else
+            rc = buf_putc(&b->path, key[i]);
+        if (rc < 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+static int path_push_index(builder *b, size_t i)
+{
+    return buf_printf(&b->path, "/%zu", i) < 0 ? -ENOMEM : 0;
+}
+
+static int ent_cmp(const void *a, const void *b, void *arena)
+{
+    const line_ent *x = a, *y = b;
+    return strcmp((const char *)arena + x->off, (const char *)arena + y->off);
+}
+
+static void builder_release(builder *b)
+{
+    buf_release(&b->path);
+    buf_release(&b->arena);
+    mem_free(b->ents);
+}
+
+/* ------------------------------------------------------------------ JSON */
+
+/* Walks JSON text that jansson has already accepted and records the line of
+ * every node. Recursion is bounded by DOC_MAX_DEPTH. */
+typedef struct jscan {
+    builder *b;
+    const char *p, *end, *line_start;
+    size_t line;
+    int depth;
+} jscan;
+
+static size_t jcol(const jscan *s) { return (size_t)(s->p - s->line_start) + 1; }
+
+static void jskip_ws(jscan *s)
+{
+    while (s->p < s->end) {
+        char c = *s->p;
+        if (c == '\n') {
+            s->line++;
+            s->line_start = s->p + 1;
+        } else if (c != ' ' && c != '\t' && c != '\r') {
+            break;
+        }
+        s->p++;
+    }
+}
+
+static int jbad(jscan *s)
+{
+    return fail_at(s->b, -EINVAL, s->line, jcol(s), "unexpected character; check the JSON syntax");
+}
+
+static int hex4(const char *p, const char *end, unsigned *out)
+{
+    if (end - p < 4)
+        return -1;
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9')
+            v |= (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v |= (unsigned)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            v |= (unsigned)(c - 'A' + 10);
+        else
+            return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Scan a string at s->p ('"'); when key is set, decode it into key. */
+static int jstring(jscan *s, buf *key)
+{
+    s->p++;
+    while (s->p < s->end && *s->p != '"') {
+        char c = *s->p;
+        if (c != '\\') {
+            if (key && buf_putc(key, c) < 0)
+                return -ENOMEM;
+            s->p++;
+            continue;
+        }
+        if (s->end - s->p < 2)
+            return jbad(s);
+        char e = s->p[1];
+        s->p += 2;
+        if (!key)
+            continue;
+        char out = 0;
+        switch (e) {
+        case '"': out = '"'; break;
+        case '\\': out = '\\'; break;
+        case '/': out = '/'; break;
+        case 'b': out = '\b'; break;
+        case 'f': out = '\f'; break;
+        case 'n': out = '\n'; break;
+        case 'r': out = '\r'; break;
+        case 't': out = '\t'; break;
+        case 'u': {
+            unsigned cp, lo;
+            if (hex4(s->p, s->end, &cp) < 0)
+                return jbad(s);
+            s->p += 4;
+            if (cp >= 0xD800 && cp < 0xDC00 && s->end - s->p >= 6 && s->p[0] == '\\' && s->p[1] == 'u' &&
+                hex4(s->p + 2, s->end, &lo) == 0 && lo >= 0xDC00 && lo < 0xE000) {
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                s->p += 6;
+            }
+            char u[4];
+            size_t n;
+            if (cp < 0x80) {
+                u[0] = (char)cp;
+                n = 1;
+            } else if (cp < 0x800) {
+                u[0] = (char)(0xC0 | (cp >> 6));
+                u[1] = (char)(0x80 | (cp & 0x3F));
+                n = 2;
+            } else if (cp < 0x10000) {
+                u[0] = (char)(0xE0 | (cp >> 12));
+                u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+                u[2] = (char)(0x80 | (cp & 0x3F));
+                n = 3;
+            } else {
+                u[0] = (char)(0xF0 | (cp >> 18));
+                u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+                u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+                u[3] = (char)(0x80 | (cp & 0x3F));
+                n = 4;
+            }
+            if (buf_append(key, u, n) < 0)
+                return -ENOMEM;
+            continue;
+        }
+        default:
+            return jbad(s);
+        }
+        if (buf_putc(key, out) < 0)
+            return -ENOMEM;
+    }
+    if (s->p >= s->end)
+        return jbad(s);
+    s->p++;
+    return 0;
+}
+
+static int jvalue(jscan *s);
+
+static int jcontainer(jscan *s, bool obj)
+{
+    builder *b = s->b;
+    if (++s->depth > DOC_MAX_DEPTH)
+        return fail_at(b, -E2BIG, s->line, jcol(s), "nesting deeper than %d levels; flatten the document",
+                       DOC_MAX_DEPTH);
+    char close = obj ? '}' : ']';
+    size_t base = b->path.len, index = 0;
+    buf key = BUF_INIT;
+    int rc = 0;
+    s->p++;
+    jskip_ws(s);
+    if (s->p < s->end && *s->p == close) {
+        s->p++;
+        goto out;
+    }
+    for (;;) {
+        jskip_ws(s);
+        if (s->p >= s->end) {
+            rc = jbad(s);
+            goto out;
+        }
+        if (obj) {
+            if (*s->p != '"') {
+                rc = jbad(s);
+                goto out;
+            }
+            size_t line = s->line;
+            buf_reset(&key);
+            if ((rc = jstring(s, &key)) < 0 || (rc = path_push_key(b, buf_str(&key), key.len)) < 0 ||
+                (rc = record(b, line)) < 0)
+                goto out;
+            jskip_ws(s);
+            if (s->p >= s->end || *s->p != ':') {
+                rc = jbad(s);
+                goto out;
+            }
+            s->p++;
+            jskip_ws(s);
+        } else {
+            if ((rc = path_push_index(b, index++)) < 0 || (rc = record(b, s->line)) < 0)
+                goto out;
+        }
+        if ((rc = jvalue(s)) < 0)
+            goto out;
+        path_truncate(b, base);
+        jskip_ws(s);
+        if (s->p < s->end && *s->p == ',') {
+            s->p++;
+            continue;
+        }
+        if (s->p < s->end && *s->p == close) {
+            s->p++;
+            break;
+        }
+        rc = jbad(s);
+        goto out;
+    }
+out:
+    buf_release(&key);
+    s->depth--;
+    return rc;
+}
+
+static int jvalue(jscan *s)
+{
+    if (s->p >= s->end)
+        return jbad(s);
+    switch (*s->p) {
+    case '{':
+        return jcontainer(s, true);
+    case '[':
+        return jcontainer(s, false);
+    case '"':
+        return jstring(s, NULL);
+    default: {
+        const char *start = s->p;
+        while (s->p < s->end && strchr("+-.0123456789eEtruefalsn", *s->p) && *s->p)
+            s->p++;
+        return s->p == start ? jbad(s) : 0;
+    }
+    }
+}
+
+static int parse_json(builder *b, const char *text, size_t len, json_t **root)
+{
+    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) { /* UTF-8 byte order mark */
+        text += 3;
+        len -= 3;
+    }
+    json_error_t je;
+    json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+    if (!j) {
+        switch (json_error_code(&je)) {
+        case json_error_out_of_memory:
+            return -ENOMEM;
+        case json_error_duplicate_key:
+            return fail_at(b, -EINVAL, (size_t)je.line, (size_t)je.column,
+                           "%s; each key may appear only once in an object", je.text);
+        case json_error_numeric_overflow:
+            return fail_at(b, -EINVAL, (size_t)je.line, (size_t)je.column,
+                           "%s: integers must lie in %" PRId64 "..%" PRId64 "; quote the value to keep it as a string",
+                           je.text, (int64_t)INT64_MIN, (int64_t)INT64_MAX);
+        default:
+            return fail_at(b, -EINVAL, je.line > 0 ? (size_t)je.line : 1, je.column > 0 ? (size_t)je.column : 1,
+                           "%s", je.text);
+        }
+    }
+    jscan s = {.b = b, .p = text, .end = text + len, .line_start = text, .line = 1};
+    jskip_ws(&s);
+    int rc = record(b, s.line);
+    if (rc == 0)
+        rc = jvalue(&s);
+    if (rc < 0) {
+        json_decref(j);
+        return rc;
+    }
+    *root = j;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ YAML */
+
+/* One open container while YAML events are turned into a tree. */
+typedef struct yframe {
+    json_t *node;
+    bool is_map;
+    char *key;      /* a mapping's key whose value is pending */
+    size_t base;    /* path length of the container itself */
+    size_t index;   /* next sequence index */
+} yframe;
+
+typedef struct yparse {
+    builder *b;
+    yframe st[DOC_MAX_DEPTH];
+    int top; /* number of open frames */
+    json_t *root;
+} yparse;
+
+static bool utf8_valid(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        size_t k;
+        unsigned cp, min;
+        if (c < 0x80) {
+            if (c == 0)
+                return false;
+            i++;
+            continue;
+        } else if ((c & 0xE0) == 0xC0) {
+            k = 1, cp = c & 0x1F, min = 0x80;
+        } else if ((c & 0xF0) == 0xE0) {
+            k = 2, cp = c & 0x0F, min = 0x800;
+        } else if ((c & 0xF8) == 0xF0) {
+            k = 3, cp = c & 0x07, min = 0x10000;
+        } else {
+            return false;
+        }
+        if (n - i <= k)
+            return false;
+        for (size_t j = 1; j <= k; j++) {
+            if ((s[i + j] & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i + j] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp < 0xE000))
+            return false;
+        i += k + 1;
+    }
+    return true;
+}
+
+static bool all_digits(const char *s, const char *digits)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!strchr(digits, *s))
+            return false;
+    return true;
+}
+
+static bool is_yaml_float(const char *s)
+{
+    /* [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)? */
+    if (*s == '-' || *s == '+')
+        s++;
+    bool mant = false;
+    while (*s >= '0' && *s <= '9')
+        s++, mant = true;
+    if (*s == '.') {
+        s++;
+        while (*s >= '0' && *s <= '9')
+            s++, mant = true;
+    }
+    if (!mant)
+        return false;
+    if (*s == 'e' || *s == 'E') {
+        s++;
+        if (*s == '-' || *s == '+')
+            s++;
+        if (!(*s >= '0' && *s <= '9'))
+            return false;
+        while (*s >= '0' && *s <= '9')
+            s++;
+    }
+    return *s == '\0';
+}
+
+enum { YT_ANY, YT_STR, YT_INT, YT_FLOAT, YT_BOOL, YT_NULL };
+
+/* Resolve a plain scalar (YAML 1.2 core schema). want != YT_ANY forces a
+ * type from an explicit !!tag. Returns 0, -EINVAL (*why set) or -ENOMEM. */
+static int resolve_scalar(const char *s, size_t len, int want, json_t **out, const char **why)
+{
+    *out = NULL;
+    if (want == YT_STR)
+        goto string;
+    if (!strcmp(s, "") || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL")) {
+        if (want != YT_ANY && want != YT_NULL)
+            goto mismatch;
+        *out = json_null();
+        return 0;
+    }
+    if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE") || !strcmp(s, "false") ||
+        !strcmp(s, "False") || !strcmp(s, "FALSE")) {
+        if (want != YT_ANY && want != YT_BOOL)
+            goto mismatch;
+        *out = json_boolean(s[0] == 't' || s[0] == 'T');
+        return 0;
+    }
+    if (want == YT_NULL || want == YT_BOOL)
+        goto mismatch;
+    const char *digits = s[0] == '-' || s[0] == '+' ? s + 1 : s;
+    int base = 0;
+    if (all_digits(digits, "0123456789"))
+        base = 10;
+    else if (!strncmp(s, "0o", 2) && all_digits(s + 2, "01234567"))
+        base = 8;
+    else if (!strncmp(s, "0x", 2) && all_digits(s + 2, "0123456789abcdefABCDEF"))
+        base = 16;
+    if (base) {
+        errno = 0;
+        char *end;
+        long long v = strtoll(base == 10 ? s : s + 2, &end, base);
+        if (errno == ERANGE || *end) {
+            *why = "integer out of range (-9223372036854775808..9223372036854775807); quote it to keep it as "
+                   "a string";
+            return -EINVAL;
+        }
+        *out = want == YT_FLOAT ? json_real((double)v) : json_integer((json_int_t)v);
+        return *out ? 0 : -ENOMEM;
+    }
+    if (want == YT_INT)
+        goto mismatch;
+    bool special = !strcmp(s + (s[0] == '-' || s[0] == '+'), ".inf") ||
+                   !strcmp(s + (s[0] == '-' || s[0] == '+'), ".Inf") ||
+                   !strcmp(s + (s[0] == '-' || s[0] == '+'), ".INF") || !strcmp(s, ".nan") || !strcmp(s, ".NaN") ||
+                   !strcmp(s, ".NAN");
+    if (special) {
+        *why = "infinity and NaN cannot be represented in JSON; quote the value to keep it as a string";
+        return -EINVAL;
+    }
+    if (is_yaml_float(s)) {
+        errno = 0;
+        double v = strtod(s, NULL);
+        if (errno == ERANGE && (v > 1.0 || v < -1.0)) {
+            *why = "number out of range; quote it to keep it as a string";
+            return -EINVAL;
+        }
+        *out = json_real(v);
+        return *out ? 0 : -ENOMEM;
+    }
+    if (want == YT_FLOAT)
+        goto mismatch;
+string:
+    *out = json_stringn_nocheck(s, len);
+    return *out ? 0 : -ENOMEM;
+mismatch:
+    *why = "the value does not match its tag; remove the tag or fix the value";
+    return -EINVAL;
+}
+
+static int tag_type(const char *tag, bool *ok, bool container)
+{
+    *ok = true;
+    if (!tag || !strcmp(tag, "!"))
+        return container ? YT_ANY : YT_STR;
+    static const struct {
+        const char *tag;
+        int type;
+    } known[] = {
+        {"tag:yaml.org,2002:str", YT_STR},     {"tag:yaml.org,2002:int", YT_INT},
+        {"tag:yaml.org,2002:float", YT_FLOAT}, {"tag:yaml.org,2002:bool", YT_BOOL},
+        {"tag:yaml.org,2002:null", YT_NULL},   {"tag:yaml.org,2002:seq", -1},
+        {"tag:yaml.org,2002:map", -2},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(known); i++) {
+        if (!strcmp(tag, known[i].tag)) {
+            if (container ? known[i].type >= 0 : known[i].type < 0)
+                break;
+            return known[i].type < 0 ? YT_ANY : known[i].type;
+        }
+    }
+    *ok = false;
+    return YT_ANY;
+}
+
+/* A value starts at line: record its pointer (in a sequence, push its index). */
+static int ybegin(yparse *y, size_t line)
+{
+    if (y->top == 0)
+        return record(y->b, line);
+    yframe *f = &y->st[y->top - 1];
+    if (f->is_map)
+        return 0; /* recorded at its key */
+    int rc = path_push_index(y->b, f->index++);
+    return rc < 0 ? rc : record(y->b, line);
+}
+
+/* A value is complete: attach it to its parent (stealing v). */
+static int yend(yparse *y, json_t *v)
+{
+    if (y->top == 0) {
+        y->root = v;
+        return 0;
+    }
+    yframe *f = &y->st[y->top - 1];
+    int rc;
+    if (f->is_map) {
+        rc = json_object_set_new_nocheck(f->node, f->key, v);
+        mem_free(f->key);
+        f->key = NULL;
+    } else {
+        rc = json_array_append_new(f->node, v);
+    }
+    path_truncate(y->b, f->base);
+    return rc < 0 ? -ENOMEM : 0;
+}
+
+static int yscalar(yparse *y, yaml_event_t *ev)
+{
+    builder *b = y->b;
+    size_t line = ev->start_mark.line + 1, col = ev->start_mark.column + 1;
+    const char *s = (const char *)ev->data.scalar.value;
+    size_t len = ev->data.scalar.length;
+    if (!utf8_valid((const unsigned char *)s, len))
+        return fail_at(b, -EINVAL, line, col, "a string contains a NUL character or invalid UTF-8; remove it");
+    bool tag_ok;
+    int want = tag_type((const char *)ev->data.scalar.tag, &tag_ok, false);
+    if (!tag_ok)
+        return fail_at(b, -EINVAL, line, col, "tag '%s' is not supported; remove it",
+                       (const char *)ev->data.scalar.tag);
+    yframe *f = y->top ? &y->st[y->top - 1] : NULL;
+    if (f && f->is_map && !f->key) { /* a key */
+        if (json_object_get(f->node, s))
+            return fail_at(b, -EINVAL, line, col, "duplicate key '%s'; each key may appear only once in a mapping",
+                           s);
+        if (!(f->key = mem_strndup(s, len)))
+            return -ENOMEM;
+        int rc = path_push_key(b, s, len);
+        return rc < 0 ? rc : record(b, line);
+    }
+    if (ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !ev->data.scalar.tag)
+        want = YT_ANY;
+    json_t *v;
+    const char *why = NULL;
+    int rc = resolve_scalar(s, len, want, &v, &why);
+    if (rc == -EINVAL)
+        return fail_at(b, rc, line, col, "'%s': %s", s, why);
+    if (rc < 0)
+        return rc;
+    if ((rc = ybegin(y, line)) < 0) {
+        json_decref(v);
+        return rc;
+    }
+    return yend(y, v);
+}
+
+static int ystart(yparse *y, yaml_event_t *ev, bool is_map)
+{
+    builder *b = y->b;
+    size_t line = ev->start_mark.line + 1, col = ev->start_mark.column + 1;
+    const char *tag = is_map ? (const char *)ev->data.mapping_start.tag : (const char *)ev->data.sequence_start.tag;
+    bool tag_ok;
+    tag_type(tag, &tag_ok, true);
+    if (!tag_ok)
+        return fail_at(b, -EINVAL, line, col, "tag '%s' is not supported; remove it", tag);
+    yframe *f = y->top ? &y->st[y->top - 1] : NULL;
+    if (f && f->is_map && !f->key)
+        return fail_at(b, -EINVAL, line, col, "a mapping key must be a plain string, not a %s; use a string key",
+                       is_map ? "mapping" : "sequence");
+    if (y->top >= DOC_MAX_DEPTH)
+        return fail_at(b, -E2BIG, line, col, "nesting deeper than %d levels; flatten the document", DOC_MAX_DEPTH);
+    int rc = ybegin(y, line);
+    if (rc < 0)
+        return rc;
+    json_t *node = is_map ? json_object() : json_array();
+    if (!node)
+        return -ENOMEM;
+    y->st[y->top++] = (yframe){.node = node, .is_map = is_map, .base = b->path.len};
+    return 0;
+}
+
+static int parse_yaml(builder *b, const char *text, size_t len, json_t **root)
+{
+    yaml_parser_t p;
+    yparse y = {.b = b};
+    int rc = 0, docs = 0;
+    bool done = false;
+    if (!yaml_parser_initialize(&p))
+        return -ENOMEM;
+    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+    while (!done && rc == 0) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&p, &ev)) {
+            if (p.error == YAML_MEMORY_ERROR) {
+                rc = -ENOMEM;
+            } else {
+                yaml_mark_t m = p.problem_mark;
+                if (p.error == YAML_READER_ERROR) /* encoding problems report a byte offset only */
+                    rc = fail_at(b, -EINVAL, 1, 1, "%s at byte %zu; save the file as UTF-8",
+                                 p.problem ? p.problem : "cannot read", p.problem_offset);
+                else
+                    rc = fail_at(b, -EINVAL, m.line + 1, m.column + 1, "%s%s%s%s",
+                                 p.problem ? p.problem : "syntax error", p.context ? " (" : "",
+                                 p.context ? p.context : "", p.context ? ")" : "");
+            }
+            break;
+        }
+        size_t line = ev.start_mark.line + 1, col = ev.start_mark.column + 1;
+        const char *anchor = NULL;
+        switch (ev.type) {
+        case YAML_SCALAR_EVENT:
+            anchor = (const char *)ev.data.scalar.anchor;
+            break;
+        case YAML_SEQUENCE_START_EVENT:
+            anchor = (const char *)ev.data.sequence_start.anchor;
+            break;
+        case YAML_MAPPING_START_EVENT:
+            anchor = (const char *)ev.data.mapping_start.anchor;
+            break;
+        default:
+            break;
+        }
+        if (anchor) {
+            rc = fail_at(b, -EINVAL, line, col, "anchors (&%s) are not supported; write the value out in full", anchor);
+            yaml_event_delete(&ev);
+            break;
+        }
+        switch (ev.type) {
+        case YAML_DOCUMENT_START_EVENT:
+            if (++docs > 1)
+                rc = fail_at(b, -EINVAL, line, col, "more than one document ('---'); keep one document per file");
+            break;
+        case YAML_ALIAS_EVENT:
+            rc = fail_at(b, -EINVAL, line, col, "aliases (*%s) are not supported; write the value out in full",
+                         (const char *)ev.data.alias.anchor);
+            break;
+        case YAML_SCALAR_EVENT:
+            rc = yscalar(&y, &ev);
+            break;
+        case YAML_SEQUENCE_START_EVENT:
+            rc = ystart(&y, &ev, false);
+            break;
+        case YAML_MAPPING_START_EVENT:
+            rc = ystart(&y, &ev, true);
+            break;
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT:
+            if (y.top > 0) {
+                json_t *node = y.st[--y.top].node;
+                rc = yend(&y, node);
+            }
+            break;
+        case YAML_STREAM_END_EVENT:
+            done = true;
+            break;
+        default:
+            break;
+        }
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&p);
+    while (y.top > 0) {
+        yframe *f = &y.st[--y.top];
+        json_decref(f->node);
+        mem_free(f->key);
+    }
+    if (rc < 0) {
+        json_decref(y.root);
+        return rc;
+    }
+    if (!y.root) { /* an empty stream */
+        if ((rc = record(b, 1)) < 0)
+            return rc;
+        y.root = json_null();
+    }
+    *root = y.root;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- public */
+
+static bool has_suffix(const char *s, const char *suf)
+{
+    size_t n = strlen(s), m = strlen(suf);
+    return n >= m && !strcmp(s + n - m, suf);
+}
+
+static int pick_format(const char *text, size_t len, const char *filename, int format)
+{
+    if (format == DOC_JSON || format == DOC_YAML)
+        return format;
+    if (filename && has_suffix(filename, ".json"))
+        return DOC_JSON;
+    if (filename && (has_suffix(filename, ".yaml") || has_suffix(filename, ".yml")))
+        return DOC_YAML;
+    size_t i = 0;
+    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
+        i = 3;
+    while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n'))
+        i++;
+    return i < len && (text[i] == '{' || text[i] == '[') ? DOC_JSON : DOC_YAML;
+}
+
+int doc_parse(const char *text, size_t len, const char *filename, int format, doc **out, char **err)
+{
+    builder b = {.file = filename ? filename : "<input>", .err = err};
+    doc *d = NULL;
+    json_t *root = NULL;
+    int rc;
+    if (!out || (!text && len) || format < DOC_AUTO || format > DOC_YAML)
+        return err_set(err, -EINVAL, "doc_parse: invalid arguments");
+    *out = NULL;
+    if (!text)
+        text = "";
+    if (len > DOC_MAX_BYTES) {
+        rc = err_set(err, -E2BIG, "%s: %zu bytes is larger than the limit of %u bytes; split the file", b.file,
+                     len, DOC_MAX_BYTES);
+        goto out;
+    }
+    if (!(d = mem_calloc(1, sizeof *d)) || !(d->file = mem_strdup(b.file))) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    if (pick_format(text, len, filename, format) == DOC_JSON)
+        rc = parse_json(&b, text, len, &root);
+    else
+        rc = parse_yaml(&b, text, len, &root);
+    if (rc < 0)
+        goto out;
+    d->root = root;
+    root = NULL;
+    d->arena = buf_detach(&b.arena);
+    if (!d->arena) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    qsort_r(b.ents, b.n, sizeof *b.ents, ent_cmp, d->arena);
+    d->ents = b.ents;
+    d->n_ents = b.n;
+    b.ents = NULL;
+    *out = d;
+    d = NULL;
+out:
+    if (rc == -ENOMEM)
+        err_set(err, rc, "%s: out of memory", b.file);
+    builder_release(&b);
+    json_decref(root);
+    doc_free(d);
+    return rc;
+}
+
+int doc_load(const char *path, int format, doc **out, char **err)
+{
+    int fd = -1, rc;
+    char *text = NULL;
+    size_t len = 0, cap = 0;
+    if (!path || !out)
+        return err_set(err, -EINVAL, "doc_load: invalid arguments");
+    *out = NULL;
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+        rc = -errno;
+        err_set(err, rc, "%s: cannot open: %s; check the path and its permissions", path, strerror(-rc));
+        goto out;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        rc = -errno;
+        err_set(err, rc, "%s: cannot stat: %s", path, strerror(-rc));
+        goto out;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        rc = err_set(err, -EISDIR, "%s: is a directory; name a file", path);
+        goto out;
+    }
+    if (S_ISREG(st.st_mode) && st.st_size > (off_t)DOC_MAX_BYTES) {
+        rc = err_set(err, -E2BIG, "%s: %jd bytes is larger than the limit of %u bytes; split the file", path,
+                     (intmax_t)st.st_size, DOC_MAX_BYTES);
+        goto out;
+    }
+    cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 4096;
+    if (!(text = mem_alloc(cap))) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    for (;;) {
+        if (len == cap) {
+            if (cap > DOC_MAX_BYTES) {
+                rc = err_set(err, -E2BIG, "%s: larger than the limit of %u bytes; split the file", path,
+                             DOC_MAX_BYTES);
+                goto out;
+            }
+            size_t ncap = cap * 2 > DOC_MAX_BYTES + 1 ? DOC_MAX_BYTES + 1 : cap * 2;
+            char *t = mem_realloc(text, ncap);
+            if (!t) {
+                rc = -ENOMEM;
+                goto out;
+            }
+            text = t;
+            cap = ncap;
+        }
+        ssize_t n = read(fd, text + len, cap - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = -errno;
+            err_set(err, rc, "%s: cannot read: %s", path, strerror(-rc));
+            goto out;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    if (len > DOC_MAX_BYTES) {
+        rc = err_set(err, -E2BIG, "%s: larger than the limit of %u bytes; split the file", path, DOC_MAX_BYTES);
+        goto out;
+    }
+    rc = doc_parse(text, len, path, format, out, err);
+out:
+    if (rc == -ENOMEM)
+        err_set(err, rc, "%s: out of memory", path);
+    if (fd >= 0)
+        close(fd);
+    mem_free(text);
+    return rc;
+}
+
+json_t *doc_root(const doc *d) { return d ? d->root : NULL; }
+
+const char *doc_file(const doc *d) { return d ? d->file : NULL; }
+
+int doc_line(const doc *d, const char *pointer)
+{
+    if (!d || !pointer)
+        return 0;
+    size_t lo = 0, hi = d->n_ents;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(pointer, d->arena + d->ents[mid].off);
+        if (c == 0)
+            return d->ents[mid].line;
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return 0;
+}
+
+void doc_free(doc *d)
+{
+    if (!d)
+        return;
+    json_decref(d->root);
+    mem_free(d->file);
+    mem_free(d->arena);
+    mem_free(d->ents);
+    mem_free(d);
+}
