@@ -214,7 +214,7 @@ static int resolve_library(const char *lib, const char *pack_dir, char **path, c
         goto out;
     }
     struct stat st;
-    if (!has_slash && stat(joined, &st) != 0) {
+    if (!has_slash && lstat(joined, &st) != 0) {
         /* Not a file of the pack: a system library for the dynamic loader. */
         *path = mem_strdup(lib);
         rc = *path ? 0 : err_set(err, -ENOMEM, "out of memory");

@@ -78,14 +78,14 @@ void loader_install_crash_reporter(void)
 
 /* ------------------------------------------------------------ descriptors */
 
-int loader_copy_desc(void *dst, size_t dst_size, size_t min_size, const void *src, const char *what,
-                     char **err)
+int loader_copy_desc(void *dst, size_t dst_size, size_t min_size, size_t size_off, const void *src,
+                     const char *what, char **err)
 {
     memset(dst, 0, dst_size);
     if (!src)
         return err_set(err, -EINVAL, "%s is NULL", what);
     uint32_t size;
-    memcpy(&size, src, sizeof size);
+    memcpy(&size, (const char *)src + size_off, sizeof size);
     if (size < min_size)
         return err_set(err, -EINVAL,
                        "%s too small: struct_size %" PRIu32 " bytes, ABI %d.0 needs at least %zu; "
@@ -133,7 +133,7 @@ static bool valid_name(const char *s)
 int plugin_accept_skill(plugin *p, const venom_skill_desc *d, char **err)
 {
     venom_skill_desc c;
-    int rc = loader_copy_desc(&c, sizeof c, LOADER_SKILL_MIN_SIZE, d, "skill descriptor", err);
+    int rc = loader_copy_desc(&c, sizeof c, LOADER_SKILL_MIN_SIZE, 0, d, "skill descriptor", err);
     if (rc < 0)
         return rc;
     if (!valid_name(c.name))
@@ -158,7 +158,7 @@ int plugin_accept_skill(plugin *p, const venom_skill_desc *d, char **err)
 int plugin_accept_provider(plugin *p, const venom_provider_desc *d, char **err)
 {
     venom_provider_desc c;
-    int rc = loader_copy_desc(&c, sizeof c, LOADER_PROVIDER_MIN_SIZE, d, "provider descriptor", err);
+    int rc = loader_copy_desc(&c, sizeof c, LOADER_PROVIDER_MIN_SIZE, 0, d, "provider descriptor", err);
     if (rc < 0)
         return rc;
     if (!valid_name(c.name))
@@ -202,7 +202,8 @@ static int check_info(plugin *p, const venom_plugin_info *raw, char **err)
                        "bad magic 0x%08" PRIx32 " in the info block (expected 0x%08x \"VNOM\"): not a venom plugin, "
                        "or venom_plugin_entry returns the wrong pointer",
                        magic, VENOM_PLUGIN_MAGIC);
-    int rc = loader_copy_desc(&p->info, sizeof p->info, LOADER_INFO_MIN_SIZE, raw, "info block", err);
+    int rc = loader_copy_desc(&p->info, sizeof p->info, LOADER_INFO_MIN_SIZE,
+                              offsetof(venom_plugin_info, struct_size), raw, "info block", err);
     if (rc < 0)
         return rc;
     const venom_plugin_info *i = &p->info;
@@ -278,6 +279,11 @@ int plugin_load(const char *path, const char *expected_name, plugin **out, char 
     int32_t irc = p->info.init(host_api(), &p->ctx, &p->state);
     loader_leave(mark);
     atomic_store(&p->ctx.in_init, false);
+    if (p->reg_error) {
+        rc = err_set(err, -ELIBBAD, "%s: %s", path, p->reg_error);
+        p->initialized = irc == VENOM_OK;
+        goto fail;
+    }
     if (irc != VENOM_OK) {
         char *msg = host_ctx_take_error(&p->ctx);
         rc = err_set(err, -ELIBBAD, "%s: init failed (code %d): %s", path, irc,
@@ -286,10 +292,6 @@ int plugin_load(const char *path, const char *expected_name, plugin **out, char 
         goto fail;
     }
     p->initialized = true;
-    if (p->reg_error) {
-        rc = err_set(err, -ELIBBAD, "%s: %s", path, p->reg_error);
-        goto fail;
-    }
     *out = p;
     return 0;
 fail:

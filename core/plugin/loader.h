@@ -50,11 +50,12 @@ const venom_skill_desc *plugin_skill(const plugin *p, const char *name);
 int plugin_accept_skill(plugin *p, const venom_skill_desc *d, char **err);
 int plugin_accept_provider(plugin *p, const venom_provider_desc *d, char **err);
 
-/* Copy a size-prefixed descriptor into dst (dst_size bytes, zeroed first):
- * rejects sizes below min_size, and sizes above dst_size unless the extra
- * tail is zero. `what` names it in the message. */
-int loader_copy_desc(void *dst, size_t dst_size, size_t min_size, const void *src, const char *what,
-                     char **err);
+/* Copy a size-prefixed descriptor into dst (dst_size bytes, zeroed first);
+ * its uint32_t struct_size is at byte size_off. Rejects sizes below
+ * min_size, and sizes above dst_size unless the extra tail is zero. `what`
+ * names it in the message. */
+int loader_copy_desc(void *dst, size_t dst_size, size_t min_size, size_t size_off, const void *src,
+                     const char *what, char **err);
 
 /* Mark that plugin code of `p` runs now in `phase` ("init", "call fs.read"…),
  * for the crash reporter; returns the previous mark for loader_leave. */

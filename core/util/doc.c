@@ -335,8 +335,12 @@ static int parse_json(builder *b, const char *text, size_t len, json_t **root)
         len -= 3;
     }
     json_error_t je;
+    memset(&je, 0, sizeof je);
     json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (!j) {
+        /* jansson leaves the error empty when its lexer cannot allocate */
+        if (je.text[0] == '\0')
+            return -ENOMEM;
         switch (json_error_code(&je)) {
         case json_error_out_of_memory:
             return -ENOMEM;
