@@ -252,7 +252,8 @@ int config_skill_dirs(const config *c, char ***dirs, size_t *n)
     char **v = mem_calloc(max, sizeof *v);
     if (!v)
         return -ENOMEM;
-    v[k++] = mem_strdup("./.venom/skills");
+    char cwd[PATH_MAX];
+    v[k++] = getcwd(cwd, sizeof cwd) ? mem_printf("%s/.venom/skills", cwd) : mem_strdup("./.venom/skills");
     v[k++] = mem_printf("%s/skills", c->home);
     for (size_t i = 0; i < c->n_skill_paths; i++)
         v[k++] = mem_strdup(c->skill_paths[i]);

@@ -257,12 +257,23 @@ size_t registry_suggest(const registry *r, const char *name, const char **out, s
         return 0;
     for (size_t i = 0; i < r->n_skills; i++)
         names[i] = r->skills[i]->name;
-    size_t n = suggest_closest(name, names, r->n_skills, out, max);
-    /* "read" also finds "fs.read": compare against the short names too. */
+    size_t n = 0;
+    /* "read" finds "fs.read": exact short names first, then close spellings
+     * of the full name, then of the short name ("raed" -> "fs.read"). */
+    for (size_t i = 0; i < r->n_skills && n < max; i++)
+        if (!strcmp(r->skills[i]->ms->name, name))
+            out[n++] = r->skills[i]->name;
+    if (n < max)
+        n += suggest_closest(name, names, r->n_skills, out + n, max - n);
     if (n == 0 && !strchr(name, '.')) {
-        for (size_t i = 0; i < r->n_skills && n < max; i++)
-            if (!strcmp(r->skills[i]->ms->name, name))
-                out[n++] = r->skills[i]->name;
+        for (size_t i = 0; i < r->n_skills; i++)
+            names[i] = r->skills[i]->ms->name;
+        const char *best[8];
+        size_t k = suggest_closest(name, names, r->n_skills, best, max < 8 ? max : 8);
+        for (size_t j = 0; j < k; j++)
+            for (size_t i = 0; i < r->n_skills; i++)
+                if (r->skills[i]->ms->name == best[j] && n < max)
+                    out[n++] = r->skills[i]->name;
     }
     mem_free(names);
     return n;

@@ -114,20 +114,77 @@ static void builder_release(builder *b)
     mem_free(b->ents);
 }
 
+/* ------------------------------------------------------------------ UTF-8 */
+
+/* Length of the valid UTF-8 sequence at s (no overlongs, no surrogates, at
+ * most U+10FFFF), or 0 if it is not one. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0], cp, min;
+    size_t k;
+    if (c < 0x80)
+        return 1;
+    if ((c & 0xE0) == 0xC0)
+        k = 1, cp = c & 0x1F, min = 0x80;
+    else if ((c & 0xF0) == 0xE0)
+        k = 2, cp = c & 0x0F, min = 0x800;
+    else if ((c & 0xF8) == 0xF0)
+        k = 3, cp = c & 0x07, min = 0x10000;
+    else
+        return 0;
+    if (n <= k)
+        return 0;
+    for (size_t j = 1; j <= k; j++) {
+        if ((s[j] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[j] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp < 0xE000))
+        return 0;
+    return k + 1;
+}
+
+/* Valid UTF-8 without NUL bytes. */
+static bool utf8_valid(const unsigned char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        size_t k = s[i] ? utf8_seq(s + i, n - i) : 0;
+        if (!k)
+            return false;
+        i += k;
+    }
+    return true;
+}
+
 /* ------------------------------------------------------------------ JSON */
 
-/* Walks JSON text that jansson has already accepted and records the line of
- * every node. Recursion is bounded by DOC_MAX_DEPTH. */
-typedef struct jscan {
+/* A recursive-descent JSON parser (RFC 8259) that builds the jansson tree
+ * and records lines in the same pass; recursion is bounded by
+ * DOC_MAX_DEPTH. Its own parser rather than json_loadb: jansson reports a
+ * failed allocation as a syntax error, and its positions are token ends. */
+typedef struct jparse {
     builder *b;
     const char *p, *end, *line_start;
     size_t line;
     int depth;
-} jscan;
+    buf tmp; /* the last string or number read */
+} jparse;
 
-static size_t jcol(const jscan *s) { return (size_t)(s->p - s->line_start) + 1; }
+static int jerr(jparse *s, const char *fmt, ...) PRINTF_LIKE(2, 3);
 
-static void jskip_ws(jscan *s)
+static int jerr(jparse *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = mem_vprintf(fmt, ap);
+    va_end(ap);
+    int rc = fail_at(s->b, -EINVAL, s->line, (size_t)(s->p - s->line_start) + 1, "%s",
+                     msg ? msg : "JSON syntax error");
+    mem_free(msg);
+    return rc;
+}
+
+static void jskip_ws(jparse *s)
 {
     while (s->p < s->end) {
         char c = *s->p;
@@ -141,9 +198,15 @@ static void jskip_ws(jscan *s)
     }
 }
 
-static int jbad(jscan *s)
+/* The character at p, printable, for messages. */
+static const char *jchar(const jparse *s, char out[8])
 {
-    return fail_at(s->b, -EINVAL, s->line, jcol(s), "unexpected character; check the JSON syntax");
+    unsigned char c = (unsigned char)*s->p;
+    if (c >= 0x21 && c < 0x7f)
+        snprintf(out, 8, "'%c'", c);
+    else
+        snprintf(out, 8, "0x%02x", c);
+    return out;
 }
 
 static int hex4(const char *p, const char *end, unsigned *out)
@@ -167,25 +230,67 @@ static int hex4(const char *p, const char *end, unsigned *out)
     return 0;
 }
 
-/* Scan a string at s->p ('"'); when key is set, decode it into key. */
-static int jstring(jscan *s, buf *key)
+static int put_utf8(buf *b, unsigned cp)
 {
+    char u[4];
+    size_t n;
+    if (cp < 0x80) {
+        u[0] = (char)cp;
+        n = 1;
+    } else if (cp < 0x800) {
+        u[0] = (char)(0xC0 | (cp >> 6));
+        u[1] = (char)(0x80 | (cp & 0x3F));
+        n = 2;
+    } else if (cp < 0x10000) {
+        u[0] = (char)(0xE0 | (cp >> 12));
+        u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        u[2] = (char)(0x80 | (cp & 0x3F));
+        n = 3;
+    } else {
+        u[0] = (char)(0xF0 | (cp >> 18));
+        u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+        u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        u[3] = (char)(0x80 | (cp & 0x3F));
+        n = 4;
+    }
+    return buf_append(b, u, n);
+}
+
+/* Read the string at s->p ('"') into s->tmp (valid UTF-8, no NUL). */
+static int jstring(jparse *s)
+{
+    buf_reset(&s->tmp);
     s->p++;
-    while (s->p < s->end && *s->p != '"') {
-        char c = *s->p;
-        if (c != '\\') {
-            if (key && buf_putc(key, c) < 0)
-                return -ENOMEM;
+    for (;;) {
+        const char *run = s->p;
+        while (s->p < s->end && (unsigned char)*s->p >= 0x20 && (unsigned char)*s->p < 0x80 && *s->p != '"' &&
+               *s->p != '\\')
             s->p++;
+        if (s->p > run && buf_append(&s->tmp, run, (size_t)(s->p - run)) < 0)
+            return -ENOMEM;
+        if (s->p >= s->end)
+            return jerr(s, "unterminated string; close it with '\"'");
+        unsigned char c = (unsigned char)*s->p;
+        if (c == '"') {
+            s->p++;
+            return 0;
+        }
+        if (c < 0x20)
+            return jerr(s, "control character 0x%02x in a string; write it as an escape such as \\n or \\u%04x", c,
+                        c);
+        if (c >= 0x80) {
+            size_t k = utf8_seq((const unsigned char *)s->p, (size_t)(s->end - s->p));
+            if (!k)
+                return jerr(s, "invalid UTF-8 in a string; save the file as UTF-8");
+            if (buf_append(&s->tmp, s->p, k) < 0)
+                return -ENOMEM;
+            s->p += k;
             continue;
         }
+        /* a backslash */
         if (s->end - s->p < 2)
-            return jbad(s);
-        char e = s->p[1];
-        s->p += 2;
-        if (!key)
-            continue;
-        char out = 0;
+            return jerr(s, "unterminated string; close it with '\"'");
+        char e = s->p[1], out;
         switch (e) {
         case '"': out = '"'; break;
         case '\\': out = '\\'; break;
@@ -197,63 +302,119 @@ static int jstring(jscan *s, buf *key)
         case 't': out = '\t'; break;
         case 'u': {
             unsigned cp, lo;
-            if (hex4(s->p, s->end, &cp) < 0)
-                return jbad(s);
-            s->p += 4;
-            if (cp >= 0xD800 && cp < 0xDC00 && s->end - s->p >= 6 && s->p[0] == '\\' && s->p[1] == 'u' &&
-                hex4(s->p + 2, s->end, &lo) == 0 && lo >= 0xDC00 && lo < 0xE000) {
+            if (hex4(s->p + 2, s->end, &cp) < 0)
+                return jerr(s, "invalid \\u escape; write four hex digits, e.g. \\u00e9");
+            if (cp >= 0xDC00 && cp < 0xE000)
+                return jerr(s, "invalid \\u escape: unpaired low surrogate \\u%04x", cp);
+            if (cp >= 0xD800 && cp < 0xDC00) {
+                if (s->end - s->p < 12 || s->p[6] != '\\' || s->p[7] != 'u' || hex4(s->p + 8, s->end, &lo) < 0 ||
+                    lo < 0xDC00 || lo >= 0xE000)
+                    return jerr(s, "invalid \\u escape: high surrogate \\u%04x without a low one", cp);
                 cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                 s->p += 6;
             }
-            char u[4];
-            size_t n;
-            if (cp < 0x80) {
-                u[0] = (char)cp;
-                n = 1;
-            } else if (cp < 0x800) {
-                u[0] = (char)(0xC0 | (cp >> 6));
-                u[1] = (char)(0x80 | (cp & 0x3F));
-                n = 2;
-            } else if (cp < 0x10000) {
-                u[0] = (char)(0xE0 | (cp >> 12));
-                u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-                u[2] = (char)(0x80 | (cp & 0x3F));
-                n = 3;
-            } else {
-                u[0] = (char)(0xF0 | (cp >> 18));
-                u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-                u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-                u[3] = (char)(0x80 | (cp & 0x3F));
-                n = 4;
-            }
-            if (buf_append(key, u, n) < 0)
+            if (cp == 0)
+                return jerr(s, "\\u0000 (NUL) is not allowed in strings; remove it");
+            if (put_utf8(&s->tmp, cp) < 0)
                 return -ENOMEM;
+            s->p += 6;
             continue;
         }
         default:
-            return jbad(s);
+            return jerr(s, "invalid escape '\\%c' in a string; use \\\\ for a backslash",
+                        (unsigned char)e >= 0x20 && (unsigned char)e < 0x7f ? e : '?');
         }
-        if (buf_putc(key, out) < 0)
+        if (buf_putc(&s->tmp, out) < 0)
             return -ENOMEM;
+        s->p += 2;
     }
-    if (s->p >= s->end)
-        return jbad(s);
-    s->p++;
-    return 0;
 }
 
-static int jvalue(jscan *s);
+static bool jdigit(const jparse *s) { return s->p < s->end && *s->p >= '0' && *s->p <= '9'; }
 
-static int jcontainer(jscan *s, bool obj)
+static int jnumber(jparse *s, json_t **out)
+{
+    const char *start = s->p;
+    bool is_int = true;
+    if (*s->p == '-')
+        s->p++;
+    if (!jdigit(s))
+        return jerr(s, "invalid number: expected a digit");
+    if (*s->p == '0') {
+        s->p++;
+        if (jdigit(s))
+            return jerr(s, "invalid number: leading zeros are not allowed in JSON");
+    } else {
+        while (jdigit(s))
+            s->p++;
+    }
+    if (s->p < s->end && *s->p == '.') {
+        s->p++;
+        is_int = false;
+        if (!jdigit(s))
+            return jerr(s, "invalid number: expected a digit after '.'");
+        while (jdigit(s))
+            s->p++;
+    }
+    if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
+        s->p++;
+        is_int = false;
+        if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
+            s->p++;
+        if (!jdigit(s))
+            return jerr(s, "invalid number: expected a digit in the exponent");
+        while (jdigit(s))
+            s->p++;
+    }
+    buf_reset(&s->tmp);
+    if (buf_append(&s->tmp, start, (size_t)(s->p - start)) < 0)
+        return -ENOMEM;
+    const char *num = buf_str(&s->tmp);
+    errno = 0;
+    if (is_int) {
+        long long v = strtoll(num, NULL, 10);
+        if (errno == ERANGE) {
+            const char *save = s->p;
+            s->p = start;
+            int rc = jerr(s,
+                          "integer %.40s%s does not fit in 64 bits (%" PRId64 "..%" PRId64
+                          "); quote it to keep it as a string",
+                          num, s->tmp.len > 40 ? "..." : "", (int64_t)INT64_MIN, (int64_t)INT64_MAX);
+            s->p = save;
+            return rc;
+        }
+        *out = json_integer((json_int_t)v);
+    } else {
+        double v = strtod(num, NULL);
+        if (errno == ERANGE && (v > 1.0 || v < -1.0)) {
+            s->p = start;
+            return jerr(s, "number %.40s%s is out of range; quote it to keep it as a string", num,
+                        s->tmp.len > 40 ? "..." : "");
+        }
+        *out = json_real(v);
+    }
+    return *out ? 0 : -ENOMEM;
+}
+
+static int jvalue(jparse *s, json_t **out);
+
+static int jcontainer(jparse *s, bool obj, json_t **out)
 {
     builder *b = s->b;
-    if (++s->depth > DOC_MAX_DEPTH)
-        return fail_at(b, -E2BIG, s->line, jcol(s), "nesting deeper than %d levels; flatten the document",
-                       DOC_MAX_DEPTH);
+    if (++s->depth > DOC_MAX_DEPTH) {
+        s->depth--;
+        return fail_at(b, -E2BIG, s->line, (size_t)(s->p - s->line_start) + 1,
+                       "nesting deeper than %d levels; flatten the document", DOC_MAX_DEPTH);
+    }
     char close = obj ? '}' : ']';
     size_t base = b->path.len, index = 0;
-    buf key = BUF_INIT;
+    char *key = NULL;
+    json_t *v = NULL, *node = obj ? json_object() : json_array();
     int rc = 0;
+    if (!node) {
+        rc = -ENOMEM;
+        goto out;
+    }
     s->p++;
     jskip_ws(s);
     if (s->p < s->end && *s->p == close) {
@@ -262,33 +423,47 @@ static int jcontainer(jscan *s, bool obj)
     }
     for (;;) {
         jskip_ws(s);
-        if (s->p >= s->end) {
-            rc = jbad(s);
-            goto out;
-        }
         if (obj) {
-            if (*s->p != '"') {
-                rc = jbad(s);
+            if (s->p >= s->end || *s->p != '"') {
+                rc = s->p >= s->end ? jerr(s, "unexpected end of input; close the object with '}'")
+                                    : jerr(s, "expected a key in double quotes%s",
+                                           *s->p == '}' ? " (no comma before '}')" : "");
                 goto out;
             }
-            size_t line = s->line;
-            buf_reset(&key);
-            if ((rc = jstring(s, &key)) < 0 || (rc = path_push_key(b, buf_str(&key), key.len)) < 0 ||
-                (rc = record(b, line)) < 0)
+            size_t line = s->line, col = (size_t)(s->p - s->line_start) + 1;
+            if ((rc = jstring(s)) < 0)
                 goto out;
+            if (json_object_get(node, buf_str(&s->tmp))) {
+                rc = fail_at(b, -EINVAL, line, col, "duplicate key \"%s\"; each key may appear only once in an object",
+                             buf_str(&s->tmp));
+                goto out;
+            }
+            if (!(key = mem_strndup(buf_str(&s->tmp), s->tmp.len)) || (rc = path_push_key(b, key, s->tmp.len)) < 0 ||
+                (rc = record(b, line)) < 0) {
+                rc = rc ? rc : -ENOMEM;
+                goto out;
+            }
             jskip_ws(s);
             if (s->p >= s->end || *s->p != ':') {
-                rc = jbad(s);
+                rc = jerr(s, "expected ':' after the key \"%s\"", key);
                 goto out;
             }
             s->p++;
-            jskip_ws(s);
         } else {
+            jskip_ws(s);
             if ((rc = path_push_index(b, index++)) < 0 || (rc = record(b, s->line)) < 0)
                 goto out;
         }
-        if ((rc = jvalue(s)) < 0)
+        if ((rc = jvalue(s, &v)) < 0)
             goto out;
+        rc = obj ? json_object_set_new_nocheck(node, key, v) : json_array_append_new(node, v);
+        v = NULL;
+        mem_free(key);
+        key = NULL;
+        if (rc < 0) {
+            rc = -ENOMEM;
+            goto out;
+        }
         path_truncate(b, base);
         jskip_ws(s);
         if (s->p < s->end && *s->p == ',') {
@@ -299,32 +474,59 @@ static int jcontainer(jscan *s, bool obj)
             s->p++;
             break;
         }
-        rc = jbad(s);
+        rc = s->p >= s->end ? jerr(s, "unexpected end of input; close the %s with '%c'", obj ? "object" : "array",
+                                   close)
+                            : jerr(s, "expected ',' or '%c'", close);
         goto out;
     }
 out:
-    buf_release(&key);
+    mem_free(key);
     s->depth--;
-    return rc;
+    if (rc < 0) {
+        json_decref(node);
+        return rc;
+    }
+    *out = node;
+    return 0;
 }
 
-static int jvalue(jscan *s)
+static int jvalue(jparse *s, json_t **out)
 {
+    char ch[8];
+    *out = NULL;
+    jskip_ws(s);
     if (s->p >= s->end)
-        return jbad(s);
+        return jerr(s, "unexpected end of input; a value is missing");
     switch (*s->p) {
     case '{':
-        return jcontainer(s, true);
+        return jcontainer(s, true, out);
     case '[':
-        return jcontainer(s, false);
-    case '"':
-        return jstring(s, NULL);
-    default: {
-        const char *start = s->p;
-        while (s->p < s->end && strchr("+-.0123456789eEtruefalsn", *s->p) && *s->p)
-            s->p++;
-        return s->p == start ? jbad(s) : 0;
+        return jcontainer(s, false, out);
+    case '"': {
+        int rc = jstring(s);
+        if (rc < 0)
+            return rc;
+        *out = json_stringn_nocheck(buf_str(&s->tmp), s->tmp.len);
+        return *out ? 0 : -ENOMEM;
     }
+    case 't':
+    case 'f':
+    case 'n': {
+        static const char *const lit[] = {"true", "false", "null"};
+        for (size_t i = 0; i < ARRAY_SIZE(lit); i++) {
+            size_t n = strlen(lit[i]);
+            if ((size_t)(s->end - s->p) >= n && !memcmp(s->p, lit[i], n)) {
+                s->p += n;
+                *out = i == 0 ? json_true() : i == 1 ? json_false() : json_null();
+                return 0;
+            }
+        }
+        return jerr(s, "invalid literal; write true, false or null, or quote a string");
+    }
+    default:
+        if (*s->p == '-' || (*s->p >= '0' && *s->p <= '9'))
+            return jnumber(s, out);
+        return jerr(s, "unexpected character %s; expected a value (a string needs double quotes)", jchar(s, ch));
     }
 }
 
@@ -334,38 +536,26 @@ static int parse_json(builder *b, const char *text, size_t len, json_t **root)
         text += 3;
         len -= 3;
     }
-    json_error_t je;
-    memset(&je, 0, sizeof je);
-    json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
-    if (!j) {
-        /* jansson leaves the error empty when its lexer cannot allocate */
-        if (je.text[0] == '\0')
-            return -ENOMEM;
-        switch (json_error_code(&je)) {
-        case json_error_out_of_memory:
-            return -ENOMEM;
-        case json_error_duplicate_key:
-            return fail_at(b, -EINVAL, (size_t)je.line, (size_t)je.column,
-                           "%s; each key may appear only once in an object", je.text);
-        case json_error_numeric_overflow:
-            return fail_at(b, -EINVAL, (size_t)je.line, (size_t)je.column,
-                           "%s: integers must lie in %" PRId64 "..%" PRId64 "; quote the value to keep it as a string",
-                           je.text, (int64_t)INT64_MIN, (int64_t)INT64_MAX);
-        default:
-            return fail_at(b, -EINVAL, je.line > 0 ? (size_t)je.line : 1, je.column > 0 ? (size_t)je.column : 1,
-                           "%s", je.text);
-        }
-    }
-    jscan s = {.b = b, .p = text, .end = text + len, .line_start = text, .line = 1};
+    jparse s = {.b = b, .p = text, .end = text + len, .line_start = text, .line = 1};
+    char ch[8];
+    json_t *v = NULL;
     jskip_ws(&s);
     int rc = record(b, s.line);
+    if (rc == 0 && s.p >= s.end)
+        rc = jerr(&s, "the document is empty; write {} for an empty object");
     if (rc == 0)
-        rc = jvalue(&s);
+        rc = jvalue(&s, &v);
+    if (rc == 0) {
+        jskip_ws(&s);
+        if (s.p < s.end)
+            rc = jerr(&s, "unexpected %s after the JSON value; a file holds exactly one value", jchar(&s, ch));
+    }
+    buf_release(&s.tmp);
     if (rc < 0) {
-        json_decref(j);
+        json_decref(v);
         return rc;
     }
-    *root = j;
+    *root = v;
     return 0;
 }
 
@@ -386,41 +576,6 @@ typedef struct yparse {
     int top; /* number of open frames */
     json_t *root;
 } yparse;
-
-static bool utf8_valid(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = s[i];
-        size_t k;
-        unsigned cp, min;
-        if (c < 0x80) {
-            if (c == 0)
-                return false;
-            i++;
-            continue;
-        } else if ((c & 0xE0) == 0xC0) {
-            k = 1, cp = c & 0x1F, min = 0x80;
-        } else if ((c & 0xF0) == 0xE0) {
-            k = 2, cp = c & 0x0F, min = 0x800;
-        } else if ((c & 0xF8) == 0xF0) {
-            k = 3, cp = c & 0x07, min = 0x10000;
-        } else {
-            return false;
-        }
-        if (n - i <= k)
-            return false;
-        for (size_t j = 1; j <= k; j++) {
-            if ((s[i + j] & 0xC0) != 0x80)
-                return false;
-            cp = (cp << 6) | (s[i + j] & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp < 0xE000))
-            return false;
-        i += k + 1;
-    }
-    return true;
-}
 
 static bool all_digits(const char *s, const char *digits)
 {

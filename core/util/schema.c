@@ -38,12 +38,12 @@ static void buf_cut(buf *b, size_t len)
 
 /* Append s (n bytes) with control characters, quotes and backslashes
  * escaped JSON-style, so that a message stays on one line. */
-static int put_escaped(buf *b, const char *s, size_t n)
+static int put_text(buf *b, const char *s, size_t n, bool quoted)
 {
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)s[i];
         int rc;
-        if (ch == '"' || ch == '\\')
+        if (quoted && (ch == '"' || ch == '\\'))
             rc = buf_printf(b, "\\%c", ch);
         else if (ch == '\n')
             rc = buf_puts(b, "\\n");
@@ -58,6 +58,8 @@ static int put_escaped(buf *b, const char *s, size_t n)
     }
     return 0;
 }
+
+static int put_escaped(buf *b, const char *s, size_t n) { return put_text(b, s, n, true); }
 
 /* Length of a UTF-8 string in code points (continuation bytes not counted). */
 static size_t utf8_len(const char *s, size_t n)
@@ -1311,7 +1313,7 @@ static int v_string(vrun *r, elist *e, const json_t *s, const json_t *x)
         if (!re_search_str(re, str, n)) {
             rc = buf_puts(&b, "a string matching the pattern ");
             if (rc == 0)
-                rc = put_escaped(&b, json_string_value(pat), json_string_length(pat));
+                rc = put_text(&b, json_string_value(pat), json_string_length(pat), false);
             if (rc == 0)
                 rc = add_expect(r, e, VE_EXPECT, &b, x);
         }
@@ -1419,7 +1421,7 @@ static int v_unexpected(vrun *r, elist *e, const json_t *s, const json_t *x, con
             bool first = true;
             json_object_foreach((json_t *)pprops, name, v) {
                 if (buf_puts(&b, k || !first ? ", or names matching " : "names matching ") < 0 ||
-                    put_escaped(&b, name, strlen(name)) < 0)
+                    put_text(&b, name, strlen(name), false) < 0)
                     goto out;
                 first = false;
             }
@@ -1691,18 +1693,21 @@ static int v_node(vrun *r, elist *e, const json_t *s, const json_t *x, int frame
 
     const json_t *type = json_object_get(s, "type");
     if (type && !(type_mask(type) & value_bits(x))) {
+        /* the types in the schema's order; "integer or number" says no more than "number" */
         unsigned m = type_mask(type);
-        if ((m & T_INT) && (m & T_NUM))
-            m &= ~(unsigned)T_INT; /* "integer or number" says no more than "number" */
-        size_t nt = 0, cnt = 0;
-        for (size_t i = 0; i < ARRAY_SIZE(type_names); i++)
-            nt += (m & type_names[i].bit) != 0;
-        for (size_t i = 0; rc == 0 && i < ARRAY_SIZE(type_names); i++) {
-            if (!(m & type_names[i].bit))
+        size_t n = json_is_array(type) ? json_array_size(type) : 1, nt = 0, cnt = 0;
+        const char *nouns[ARRAY_SIZE(type_names)];
+        for (size_t i = 0; i < n && nt < ARRAY_SIZE(nouns); i++) {
+            const json_t *t = json_is_array(type) ? json_array_get(type, i) : type;
+            unsigned bit = json_is_string(t) ? type_bit(json_string_value(t)) : 0;
+            if (!bit || (bit == T_INT && (m & T_NUM)))
                 continue;
-            cnt++;
-            rc = buf_printf(&b, "%s%s", cnt == 1 ? "" : cnt == nt ? " or " : ", ", type_names[i].noun);
+            for (size_t k = 0; k < ARRAY_SIZE(type_names); k++)
+                if (type_names[k].bit == bit)
+                    nouns[nt++] = type_names[k].noun;
         }
+        for (size_t i = 0; rc == 0 && i < nt; i++, cnt++)
+            rc = buf_printf(&b, "%s%s", cnt == 0 ? "" : cnt + 1 == nt ? " or " : ", ", nouns[i]);
         if (rc == 0)
             rc = add_expect(r, e, VE_TYPE, &b, x);
         goto out; /* nothing else says anything useful about a value of the wrong type */

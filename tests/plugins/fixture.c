@@ -35,7 +35,7 @@ static int32_t fail(venom_ctx *call, const char *args, void *data)
 }
 
 /* Calls every host function and reports what each returned. */
-static int32_t host(venom_ctx *call, const char *args, void *data)
+static int32_t host_skill(venom_ctx *call, const char *args, void *data)
 {
     (void)args;
     (void)data;
@@ -90,7 +90,7 @@ static int32_t bad_result(venom_ctx *call, const char *args, void *data)
     return rc == VENOM_E_INVAL ? H->set_result(call, "{\"count\":\"not a number\"}", (size_t)-1) : VENOM_E_INTERNAL;
 }
 
-static int32_t late_register(venom_ctx *call, const char *args, void *data)
+__attribute__((unused)) static int32_t late_register(venom_ctx *call, const char *args, void *data)
 {
     (void)args;
     (void)data;
@@ -101,7 +101,7 @@ static int32_t late_register(venom_ctx *call, const char *args, void *data)
     return H->set_result(call, out, (size_t)-1);
 }
 
-static int32_t crash(venom_ctx *call, const char *args, void *data)
+__attribute__((unused)) static int32_t crash(venom_ctx *call, const char *args, void *data)
 {
     (void)call;
     (void)args;
@@ -156,7 +156,7 @@ static int32_t init(const venom_host_api *host, venom_ctx *ctx, void **state)
     if (rc == VENOM_OK)
         rc = reg("fail", fail);
     if (rc == VENOM_OK)
-        rc = reg("host", host);
+        rc = reg("host", host_skill);
     if (rc == VENOM_OK)
         rc = reg("bad_result", bad_result);
     return rc;
