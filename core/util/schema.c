@@ -703,6 +703,8 @@ static int c_fail(chk *c, const char *fmt, ...)
     else
         err_set(c->err, -EINVAL, "schema at the top level: %s", m);
     mem_free(m);
+    if (c->err && !*c->err) /* the message itself could not be allocated */
+        return -ENOMEM;
     return -EINVAL;
 }
 
@@ -1801,6 +1803,8 @@ static int validate(const json_t *schema, const json_t *instance, const char *wh
     }
     rc = err_set(err, -EINVAL, "%s", buf_str(&out));
 out:
+    if (rc == -EINVAL && err && !*err) /* the message itself could not be allocated */
+        rc = -ENOMEM;
     if (rc == -ENOMEM)
         err_set(err, -ENOMEM, "out of memory validating a %s", r.what);
     buf_release(&out);

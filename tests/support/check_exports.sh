@@ -20,9 +20,18 @@ else:
         import yaml
         doc = yaml.safe_load(text)
     except ImportError:
-        # No PyYAML: accept the symbol: lines of function blocks that name no library.
-        for m in re.finditer(r"function:\n((?:[ \t]+.*\n?)+)", text):
-            block = m.group(1)
+        # No PyYAML: read each "function:" block (the lines indented deeper).
+        lines = text.splitlines()
+        for i, line in enumerate(lines):
+            m = re.match(r"^(\s*)(?:-\s+)?function:\s*$", line)
+            if not m:
+                continue
+            indent, block = len(m.group(1)), []
+            for nxt in lines[i + 1:]:
+                if nxt.strip() and len(nxt) - len(nxt.lstrip()) <= indent:
+                    break
+                block.append(nxt)
+            block = "\n".join(block)
             lib = re.search(r"^\s*library:\s*[\"']?([^\"'\s#]+)", block, re.M)
             sym = re.search(r"^\s*symbol:\s*[\"']?([A-Za-z_][A-Za-z0-9_]*)", block, re.M)
             if sym and (not lib or os.path.basename(lib.group(1)) == so):

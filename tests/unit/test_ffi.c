@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "plugin/ffi.h"
+#include "plugin/manifest.h"
 
 static char *g_dir;    /* temp pack dir holding types.so */
 static char *g_types;  /* g_dir/types.so */
@@ -249,57 +250,88 @@ static void test_integer_schema(void **state)
     ffi_fn_free(f);
 }
 
+/* Load an installed example pack with the manifest parser, prepare each
+ * typed skill as the loader does, and run the manifest's examples. */
+static size_t run_pack_examples(const char *pack, const char *manifest_name)
+{
+    const char *out = getenv("VENOM_OUT");
+    assert_non_null(out);
+    char *path = NULL;
+    assert_true(asprintf(&path, "%s/lib/venom/skills/%s/%s", out, pack, manifest_name) > 0);
+    manifest *m = NULL;
+    char *err = NULL;
+    if (manifest_load(path, &m, &err) != 0)
+        fail_msg("%s", err);
+    size_t examples = 0;
+    for (size_t i = 0; i < m->n_skills; i++) {
+        const manifest_skill *sk = &m->skills[i];
+        assert_non_null(sk->function);
+        ffi_fn *f = NULL;
+        if (ffi_fn_new(sk->function, sk->name, m->dir, m->library, &f, &err) != 0)
+            fail_msg("%s: %s", sk->name, err);
+        assert_non_null(sk->examples);
+        size_t j;
+        json_t *ex;
+        json_array_foreach(sk->examples, j, ex) {
+            json_t *res = NULL;
+            if (ffi_fn_call(f, json_object_get(ex, "args"), &res, &err) != 0)
+                fail_msg("%s example %zu: %s", sk->name, j, err);
+            json_t *want = json_object_get(ex, "result");
+            if (json_is_integer(res))
+                assert_true(json_equal(res, want));
+            else
+                assert_true(fabs(json_number_value(res) - json_number_value(want)) < 1e-9);
+            json_decref(res);
+            examples++;
+        }
+        ffi_fn_free(f);
+    }
+    manifest_free(m);
+    free(path);
+    return examples;
+}
+
+static void test_example_packs(void **state)
+{
+    (void)state;
+    assert_int_equal(run_pack_examples("temperature", "venom.json"), 4);
+    assert_int_equal(run_pack_examples("libm", "venom.yaml"), 3);
+}
+
 static void test_temperature_pack(void **state)
 {
     (void)state;
     const char *out = getenv("VENOM_OUT");
     assert_non_null(out);
-    char *dir = NULL, *lib = NULL, *man = NULL;
+    char *dir = NULL, *lib = NULL;
     assert_true(asprintf(&dir, "%s/lib/venom/skills/temperature", out) > 0);
     assert_true(asprintf(&lib, "%s/temperature.so", dir) > 0);
-    assert_true(asprintf(&man, "%s/venom.json", dir) > 0);
-    json_error_t je;
-    json_t *manifest = json_load_file(man, 0, &je);
-    if (!manifest)
-        fail_msg("%s: %s", man, je.text);
-    json_t *skills = json_object_get(manifest, "skills");
-    assert_int_equal(json_array_size(skills), 2);
-    size_t i, examples = 0;
-    json_t *skill;
-    json_array_foreach(skills, i, skill) {
-        const char *name = json_string_value(json_object_get(skill, "name"));
-        ffi_fn *f = NULL;
-        char *err = NULL;
-        int rc = ffi_fn_new(json_object_get(skill, "function"), name, dir, lib, &f, &err);
-        if (rc != 0)
-            fail_msg("%s: %s", name, err);
-        assert_string_equal(ffi_fn_library(f), lib);
-        size_t j;
-        json_t *ex;
-        json_array_foreach(json_object_get(skill, "examples"), j, ex) {
-            json_t *res = NULL;
-            assert_int_equal(ffi_fn_call(f, json_object_get(ex, "args"), &res, &err), 0);
-            double want = json_number_value(json_object_get(ex, "result"));
-            assert_true(json_is_real(res));
-            assert_true(fabs(json_real_value(res) - want) < 1e-9);
-            json_decref(res);
-            examples++;
-        }
-        if (strcmp(name, "celsius_to_fahrenheit") == 0) {
-            CALL_OK(f, "{\"c\":20}", "68.0");
-            CALL_OK(f, "{\"c\":-273.15}", "-459.66999999999996");
-            CALL_ERR(f, "{\"f\":37}", -EINVAL, "typed skill 'celsius_to_fahrenheit': missing argument 'c'");
-        }
-        ffi_fn_free(f);
-    }
-    assert_true(examples >= 2);
+    ffi_fn *f = NULL;
+    char *err = NULL;
+    assert_int_equal(make("{\"symbol\":\"celsius_to_fahrenheit\",\"params\":[{\"name\":\"c\",\"type\":"
+                          "\"double\"}],\"returns\":\"double\"}",
+                          dir, lib, &f, &err),
+                     0);
+    assert_string_equal(ffi_fn_library(f), lib);
+    CALL_OK(f, "{\"c\":100}", "212.0");
+    CALL_OK(f, "{\"c\":20}", "68.0");
+    CALL_OK(f, "{\"c\":-40}", "-40.0");
+    CALL_ERR(f, "{\"f\":37}", -EINVAL, "typed skill 't': missing argument 'c'");
+    ffi_fn_free(f);
+    /* The same library named explicitly, as a file of the pack. */
+    assert_int_equal(make("{\"library\":\"temperature.so\",\"symbol\":\"fahrenheit_to_celsius\",\"params\":"
+                          "[{\"name\":\"f\",\"type\":\"double\"}],\"returns\":\"double\"}",
+                          dir, NULL, &f, &err),
+                     0);
+    CALL_OK(f, "{\"f\":212}", "100.0");
+    ffi_fn_free(f);
 
-    /* The pack's own library under a symbol it does not export. */
-    NEW_ERR("{\"symbol\":\"kelvin\",\"returns\":\"double\"}", dir, lib, -ENOENT, "symbol 'kelvin' not found in");
-    json_decref(manifest);
+    /* The pack's own library under a symbol it does not export (the entry
+     * point is exported, the init function is not). */
+    NEW_ERR("{\"symbol\":\"temperature_init\",\"returns\":\"int32\"}", dir, lib, -ENOENT,
+            "typed skill 't': symbol 'temperature_init' not found in");
     free(dir);
     free(lib);
-    free(man);
 }
 
 static void test_signed_ranges(void **state)
@@ -786,6 +818,7 @@ int main(void)
         cmocka_unit_test(test_pow_and_schema),
         cmocka_unit_test(test_integer_schema),
         cmocka_unit_test(test_temperature_pack),
+        cmocka_unit_test(test_example_packs),
         cmocka_unit_test(test_signed_ranges),
         cmocka_unit_test(test_unsigned_ranges),
         cmocka_unit_test(test_float_double_bool),
