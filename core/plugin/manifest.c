@@ -29,30 +29,43 @@ typedef struct loc {
 
 static loc loc_root(void) { return (loc){.ptr = "", .name = ""}; }
 
-/* snprintf that may truncate (locations are short; a cut name is harmless). */
-static void fmt_into(char *dst, size_t n, const char *fmt, ...) PRINTF_LIKE(3, 4);
-
-static void fmt_into(char *dst, size_t n, const char *fmt, ...)
+/* dst = a + b + c, cut to size n; a cut location is harmless. */
+static void cat_into(char *dst, size_t n, const char *a, const char *b, const char *c)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(dst, n, fmt, ap);
-    va_end(ap);
+    size_t len = 0;
+    const char *parts[] = {a, b, c};
+    for (size_t i = 0; i < ARRAY_SIZE(parts); i++) {
+        size_t k = strlen(parts[i]);
+        if (k > n - 1 - len)
+            k = n - 1 - len;
+        memcpy(dst + len, parts[i], k);
+        len += k;
+    }
+    dst[len] = '\0';
 }
 
 static loc loc_key(const loc *p, const char *key)
 {
     loc l;
-    fmt_into(l.ptr, sizeof l.ptr, "%s/%s", p->ptr, key);
-    fmt_into(l.name, sizeof l.name, "%s%s%s", p->name, p->name[0] ? "." : "", key);
+    cat_into(l.ptr, sizeof l.ptr, p->ptr, "/", key);
+    cat_into(l.name, sizeof l.name, p->name, p->name[0] ? "." : "", key);
     return l;
 }
 
 static loc loc_index(const loc *p, size_t i)
 {
     loc l;
-    fmt_into(l.ptr, sizeof l.ptr, "%s/%zu", p->ptr, i);
-    fmt_into(l.name, sizeof l.name, "%s[%zu]", p->name, i);
+    char num[24];
+    size_t n = sizeof num;
+    num[--n] = '\0';
+    num[--n] = ']';
+    do
+        num[--n] = (char)('0' + i % 10);
+    while ((i /= 10) != 0);
+    num[--n] = '[';
+    cat_into(l.name, sizeof l.name, p->name, num + n, "");
+    num[sizeof num - 2] = '\0'; /* drop ']' */
+    cat_into(l.ptr, sizeof l.ptr, p->ptr, "/", num + n + 1);
     return l;
 }
 
@@ -134,7 +147,10 @@ static int check_keys(const mctx *c, json_t *obj, const loc *l, const char *cons
             return -ENOMEM;
         }
         const char *best = NULL;
-        suggest_closest(key, allowed, n, &best, 1);
+        /* a suggestion must share something with the key: "xy" is not a typo of "fs" */
+        if (suggest_closest(key, allowed, n, &best, 1) && suggest_distance(key, best) >= strlen(key) &&
+            !strstr(best, key))
+            best = NULL;
         int line = doc_line(c->d, buf_str(&kp));
         bad_line(c, line ? line : doc_line(c->d, l->ptr), "unknown key '%s' in %s (allowed: %s); %s%s%s",
                  show(key).s, where(l), buf_str(&list), best ? "did you mean '" : "remove it or fix its spelling",

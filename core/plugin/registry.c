@@ -154,7 +154,7 @@ static int scan_dir(registry *r, size_t level)
         n++;
     }
     closedir(d);
-    if (rc == 0)
+    if (rc == 0 && n > 1)
         qsort(names, n, sizeof *names, cmp_str);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         char *packdir = mem_printf("%s/%s", dir, names[i]);
@@ -195,7 +195,8 @@ int registry_new(const registry_opts *o, registry **out, char **err)
         registry_free(r);
         return err_set(err, rc, "scanning skill directories: %s", strerror(-rc));
     }
-    qsort(r->skills, r->n_skills, sizeof *r->skills, cmp_skill);
+    if (r->n_skills > 1)
+        qsort(r->skills, r->n_skills, sizeof *r->skills, cmp_skill);
     *out = r;
     return 0;
 }

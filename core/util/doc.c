@@ -11,10 +11,13 @@
 
 /*
  * The line map: every node's JSON Pointer is stored NUL-terminated in one
- * arena; ents[] holds (offset, line) sorted by pointer for binary search.
+ * arena; ents[] holds (offset, hash, line) in document order and slots[] is
+ * an open-addressing hash table of 1-based indexes into ents[] (a power of
+ * two, at most half full). Built in O(n), looked up in O(1).
  */
 typedef struct line_ent {
     size_t off;
+    uint32_t hash;
     int line;
 } line_ent;
 
@@ -23,8 +26,17 @@ struct doc {
     json_t *root;
     char *arena;
     line_ent *ents;
-    size_t n_ents;
+    uint32_t *slots;
+    size_t mask; /* number of slots - 1 */
 };
+
+static uint32_t hash_str(const char *s, size_t n)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
+}
 
 /* State shared by both parsers while a doc is being built. */
 typedef struct builder {
@@ -65,7 +77,9 @@ static int record(builder *b, size_t line)
     size_t off = b->arena.len;
     if (buf_append(&b->arena, buf_str(&b->path), b->path.len + 1) < 0)
         return -ENOMEM;
-    b->ents[b->n++] = (line_ent){.off = off, .line = line > INT_MAX ? INT_MAX : (int)line};
+    b->ents[b->n++] = (line_ent){.off = off,
+                                 .hash = hash_str(buf_str(&b->path), b->path.len),
+                                 .line = line > INT_MAX ? INT_MAX : (int)line};
     return 0;
 }
 
@@ -82,30 +96,33 @@ static int path_push_key(builder *b, const char *key, size_t len)
 {
     if (buf_putc(&b->path, '/') < 0)
         return -ENOMEM;
-    for (size_t i = 0; i < len; i++) {
-        int rc;
-        if (key[i] == '~')
-            rc = buf_append(&b->path, "~0", 2);
-        else if (key[i] == '/')
-            rc = buf_append(&b->path, "~1", 2);
-        else
-            rc = buf_putc(&b->path, key[i]);
-        if (rc < 0)
+    while (len > 0) {
+        size_t run = 0;
+        while (run < len && key[run] != '~' && key[run] != '/')
+            run++;
+        if (buf_append(&b->path, key, run) < 0)
             return -ENOMEM;
+        if (run < len && buf_append(&b->path, key[run] == '~' ? "~0" : "~1", 2) < 0)
+            return -ENOMEM;
+        if (run < len)
+            run++;
+        key += run;
+        len -= run;
     }
     return 0;
 }
 
 static int path_push_index(builder *b, size_t i)
 {
-    return buf_printf(&b->path, "/%zu", i) < 0 ? -ENOMEM : 0;
+    char num[24];
+    size_t n = sizeof num;
+    do
+        num[--n] = (char)('0' + i % 10);
+    while ((i /= 10) != 0);
+    num[--n] = '/';
+    return buf_append(&b->path, num + n, sizeof num - n) < 0 ? -ENOMEM : 0;
 }
 
-static int ent_cmp(const void *a, const void *b, void *arena)
-{
-    const line_ent *x = a, *y = b;
-    return strcmp((const char *)arena + x->off, (const char *)arena + y->off);
-}
 
 static void builder_release(builder *b)
 {
@@ -623,6 +640,9 @@ static int resolve_scalar(const char *s, size_t len, int want, json_t **out, con
     *out = NULL;
     if (want == YT_STR)
         goto string;
+    /* most scalars are plain words: only a few first characters can start a non-string */
+    if (want == YT_ANY && !strchr("~nNtTfF0123456789+-.", s[0]) && s[0])
+        goto string;
     if (!strcmp(s, "") || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL")) {
         if (want != YT_ANY && want != YT_NULL)
             goto mismatch;
@@ -964,9 +984,21 @@ int doc_parse(const char *text, size_t len, const char *filename, int format, do
         rc = -ENOMEM;
         goto out;
     }
-    qsort_r(b.ents, b.n, sizeof *b.ents, ent_cmp, d->arena);
+    size_t nslots = 16;
+    while (nslots < 2 * b.n)
+        nslots *= 2;
+    if (!(d->slots = mem_calloc(nslots, sizeof *d->slots))) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    d->mask = nslots - 1;
+    for (size_t i = 0; i < b.n; i++) { /* pointers are unique: duplicate keys are errors */
+        size_t k = b.ents[i].hash & d->mask;
+        while (d->slots[k])
+            k = (k + 1) & d->mask;
+        d->slots[k] = (uint32_t)(i + 1);
+    }
     d->ents = b.ents;
-    d->n_ents = b.n;
     b.ents = NULL;
     *out = d;
     d = NULL;
@@ -1062,16 +1094,13 @@ int doc_line(const doc *d, const char *pointer)
 {
     if (!d || !pointer)
         return 0;
-    size_t lo = 0, hi = d->n_ents;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(pointer, d->arena + d->ents[mid].off);
-        if (c == 0)
-            return d->ents[mid].line;
-        if (c < 0)
-            hi = mid;
-        else
-            lo = mid + 1;
+    if (!d->slots)
+        return 0;
+    uint32_t h = hash_str(pointer, strlen(pointer));
+    for (size_t k = h & d->mask; d->slots[k]; k = (k + 1) & d->mask) {
+        const line_ent *e = &d->ents[d->slots[k] - 1];
+        if (e->hash == h && !strcmp(pointer, d->arena + e->off))
+            return e->line;
     }
     return 0;
 }
@@ -1084,5 +1113,6 @@ void doc_free(doc *d)
     mem_free(d->file);
     mem_free(d->arena);
     mem_free(d->ents);
+    mem_free(d->slots);
     mem_free(d);
 }

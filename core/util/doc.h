@@ -49,7 +49,7 @@ const char *doc_file(const doc *d);
 /*
  * 1-based line of the node at pointer ("" = root, "/skills/0/name"): the
  * line of its key when its parent is an object, of the element itself in
- * an array. 0 if the pointer names no node (or d is NULL). O(log n).
+ * an array. 0 if the pointer names no node (or d is NULL). O(1).
  */
 int doc_line(const doc *d, const char *pointer);
 /* NULL is fine. */

@@ -106,7 +106,7 @@ __attribute__((unused)) static int32_t crash(venom_ctx *call, const char *args, 
     (void)call;
     (void)args;
     (void)data;
-    volatile int *volatile nowhere = NULL;
+    volatile int *volatile nowhere = (volatile int *)(uintptr_t)8; /* unmapped, not NULL (UBSan) */
     return *nowhere;
 }
 
@@ -125,7 +125,7 @@ static int32_t init(const venom_host_api *host, venom_ctx *ctx, void **state)
     host->set_error(ctx, "cannot reach the fixture's database (deliberate)");
     return VENOM_E_FAILED;
 #elif defined(FIXTURE_CRASH_INIT)
-    volatile int *volatile nowhere = NULL;
+    volatile int *volatile nowhere = (volatile int *)(uintptr_t)8; /* unmapped, not NULL (UBSan) */
     return *nowhere;
 #elif defined(FIXTURE_DESC_SMALL)
     venom_skill_desc d = {.struct_size = 8, .name = "echo", .call = echo};

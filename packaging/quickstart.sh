@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# venom quick start: installs what is missing (Debian 12, apt, as root or via
+# sudo), builds, then either runs the demo or the whole test suite.
+#
+#   bash packaging/quickstart.sh demo   build + a headless run on the embedded defaults
+#   bash packaging/quickstart.sh test   build + the full suite: plain, ASan+UBSan, fuzzers
+#
+# Environment: CI=true turns warnings into errors; FUZZ_SECONDS (default 60)
+# bounds each fuzz target; JOBS (default nproc) the build parallelism.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+MODE=${1:-demo}
+JOBS=${JOBS:-$(nproc)}
+FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+
+say() { printf '\n==> %s\n' "$*"; }
+
+# Debian packages: the build, the libraries (DESIGN.md section 9), the tests.
+PKGS=(build-essential cmake ninja-build pkg-config python3 binutils
+      libcurl4-openssl-dev libjansson-dev libsqlite3-dev libffi-dev libseccomp-dev
+      libcap-dev libarchive-dev libsodium-dev libyaml-dev libmicrohttpd-dev libcmocka-dev)
+if [ "$MODE" = test ]; then
+  PKGS+=(clang libclang-rt-14-dev)   # libFuzzer targets
+fi
+
+install_missing() {
+  local missing=()
+  for p in "${PKGS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  say "installing missing packages: ${missing[*]}"
+  local sudo=()
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null || { echo "quickstart: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+    sudo=(sudo)
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+configure_build() { # DIR [cmake args...]
+  local dir=$1; shift
+  cmake -S "$ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+  cmake --build "$dir" -j "$JOBS"
+}
+
+demo() {
+  say "building (build/)"
+  configure_build build
+  local venom=$ROOT/build/out/bin/venom work
+  work=$(mktemp -d)
+  export VENOM_HOME="$work/.venom"
+  trap 'rm -rf "$work"' EXIT
+  cd "$work"
+  say "venom --version"; "$venom" --version
+  say "venom skill list"; "$venom" skill list
+  say "venom skill run fs.write path=notes.txt content=…"
+  "$venom" skill run fs.write path=notes.txt content=$'venom runs skills headless.\nEach skill is a plugin.\n'
+  say "venom skill run text.count path=notes.txt"; "$venom" skill run text.count path=notes.txt
+  say "venom skill run temperature.celsius_to_fahrenheit c=37   (a plain C function, through libffi)"
+  "$venom" skill run temperature.celsius_to_fahrenheit c=37
+  say "venom skill run libm.pow x=2 y=32 --json   (libm's pow, no C at all)"
+  "$venom" skill run libm.pow x=2 y=32 --json
+  say "venom skill run fs.read path=../../etc/passwd   (refused: outside the workdir)"
+  "$venom" skill run fs.read path=../../etc/passwd || echo "(exit code $?, as expected)"
+  say "done — see README.md and docs/ for more"
+}
+
+run_suite() { # DIR label
+  say "tests: $2"
+  (cd "$1" && ctest --output-on-failure -j "$JOBS" --timeout 600)
+}
+
+fuzz() {
+  say "building libFuzzer targets (build-fuzz/, clang)"
+  CC=clang configure_build build-fuzz -DCMAKE_C_COMPILER=clang -DVENOM_FUZZ=ON -DVENOM_TESTS=ON
+  local corpus
+  for f in build-fuzz/out/bin/fuzz_*; do
+    local name; name=$(basename "$f")
+    corpus=$(mktemp -d)
+    if [ -d "tests/fuzz/corpus/${name#fuzz_}" ]; then cp -r "tests/fuzz/corpus/${name#fuzz_}/." "$corpus/"; fi
+    say "fuzzing $name for ${FUZZ_SECONDS}s"
+    "$f" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 "$corpus" 2>&1 | tail -4
+    rm -rf "$corpus"
+  done
+}
+
+test_all() {
+  say "building (build/)"
+  configure_build build
+  run_suite build "plain build"
+  say "building with ASan+UBSan (build-asan/)"
+  configure_build build-asan -DVENOM_SANITIZE=address,undefined
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    run_suite build-asan "ASan+UBSan build"
+  fuzz
+  say "all tests passed"
+}
+
+install_missing
+case "$MODE" in
+  demo) demo ;;
+  test) test_all ;;
+  *) echo "usage: bash packaging/quickstart.sh demo|test" >&2; exit 2 ;;
+esac
