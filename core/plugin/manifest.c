@@ -84,6 +84,10 @@ static int bad_line(const mctx *c, int line, const char *fmt, ...)
     else
         err_set(c->err, -EINVAL, "%s: %s", c->file, msg ? msg : "invalid manifest");
     mem_free(msg);
+    if (c->err && *c->err) /* one line, whatever the path holds */
+        for (char *p = *c->err; *p; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                *p = '?';
     return -EINVAL;
 }
 

@@ -12,12 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <archive.h>
-#include <curl/curl.h>
 #include <jansson.h>
 #include <seccomp.h>
-#include <sodium.h>
-#include <sqlite3.h>
 #include <sys/capability.h>
 #include <yaml.h>
 
@@ -539,19 +535,43 @@ static void set_version(probe_lib *l, const char *name, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Version of a shared library found by soname: fn() returns a string,
+ * optionally starting with prefix (dropped), the version up to a space. */
+static void lib_version(probe_lib *l, const char *name, const char *soname, const char *fn, const char *prefix)
+{
+    l->name = name;
+    snprintf(l->version, sizeof l->version, "not found (%s)", soname);
+    void *h = dlopen(soname, RTLD_LAZY | RTLD_LOCAL);
+    if (!h)
+        return;
+    const char *(*get)(void) = NULL;
+    void *sym = dlsym(h, fn);
+    if (sym)
+        memcpy(&get, &sym, sizeof get);
+    const char *v = get ? get() : NULL;
+    if (v && prefix && !strncmp(v, prefix, strlen(prefix)))
+        v += strlen(prefix);
+    if (v)
+        snprintf(l->version, sizeof l->version, "%.*s", (int)strcspn(v, " "), v);
+    else
+        snprintf(l->version, sizeof l->version, "present");
+    dlclose(h);
+}
+
 size_t probe_libs(probe_lib *out, size_t max)
 {
     probe_lib all[PROBE_MAX_LIBS];
     size_t n = 0;
 
-    const curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
-    set_version(&all[n++], "curl", "%s", cv && cv->version ? cv->version : LIBCURL_VERSION);
+    /* Libraries the CLI does not link until a feature needs them (start-up
+     * cost: libcurl alone pulls in ~30 objects) are asked through dlopen. */
+    lib_version(&all[n++], "curl", "libcurl.so.4", "curl_version", "libcurl/");
 #if JANSSON_VERSION_HEX >= 0x020d00
     set_version(&all[n++], "jansson", "%s", jansson_version_str());
 #else
     set_version(&all[n++], "jansson", "%s", JANSSON_VERSION);
 #endif
-    set_version(&all[n++], "sqlite3", "%s", sqlite3_libversion());
+    lib_version(&all[n++], "sqlite3", "libsqlite3.so.0", "sqlite3_libversion", NULL);
 
     /* libffi >= 3.4.5 has ffi_get_version(); older ones cannot tell. */
     const char *(*ffi_ver)(void) = NULL;
@@ -571,9 +591,8 @@ size_t probe_libs(probe_lib *out, size_t max)
 #else
     set_version(&all[n++], "libcap", "present");
 #endif
-    int av = archive_version_number();
-    set_version(&all[n++], "libarchive", "%d.%d.%d", av / 1000000, av / 1000 % 1000, av % 1000);
-    set_version(&all[n++], "libsodium", "%s", sodium_version_string());
+    lib_version(&all[n++], "libarchive", "libarchive.so.13", "archive_version_string", "libarchive ");
+    lib_version(&all[n++], "libsodium", "libsodium.so.23", "sodium_version_string", NULL);
     set_version(&all[n++], "libyaml", "%s", yaml_get_version_string());
 
     if (!out)

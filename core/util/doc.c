@@ -50,6 +50,8 @@ typedef struct builder {
 
 static int fail_at(builder *b, int rc, size_t line, size_t col, const char *fmt, ...) PRINTF_LIKE(5, 6);
 
+/* A message is one line: control characters (from keys, values, the file
+ * name) become '?'. */
 static int fail_at(builder *b, int rc, size_t line, size_t col, const char *fmt, ...)
 {
     va_list ap;
@@ -58,7 +60,32 @@ static int fail_at(builder *b, int rc, size_t line, size_t col, const char *fmt,
     va_end(ap);
     err_set(b->err, rc, "%s:%zu:%zu: %s", b->file, line, col ? col : 1, msg ? msg : "out of memory");
     mem_free(msg);
+    if (b->err && *b->err)
+        for (char *p = *b->err; *p; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                *p = '?';
     return rc;
+}
+
+/* User text in a message: at most 40 bytes (cut on a UTF-8 boundary). */
+typedef struct clip {
+    char s[48];
+} clip;
+
+static clip clipped(const char *s)
+{
+    clip c;
+    size_t n = strlen(s);
+    if (n <= 40) {
+        memcpy(c.s, s, n + 1);
+        return c;
+    }
+    n = 40;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--;
+    memcpy(c.s, s, n);
+    memcpy(c.s + n, "...", 4);
+    return c;
 }
 
 static int record(builder *b, size_t line)
@@ -452,7 +479,7 @@ static int jcontainer(jparse *s, bool obj, json_t **out)
                 goto out;
             if (json_object_get(node, buf_str(&s->tmp))) {
                 rc = fail_at(b, -EINVAL, line, col, "duplicate key \"%s\"; each key may appear only once in an object",
-                             buf_str(&s->tmp));
+                             clipped(buf_str(&s->tmp)).s);
                 goto out;
             }
             if (!(key = mem_strndup(buf_str(&s->tmp), s->tmp.len)) || (rc = path_push_key(b, key, s->tmp.len)) < 0 ||
@@ -462,7 +489,7 @@ static int jcontainer(jparse *s, bool obj, json_t **out)
             }
             jskip_ws(s);
             if (s->p >= s->end || *s->p != ':') {
-                rc = jerr(s, "expected ':' after the key \"%s\"", key);
+                rc = jerr(s, "expected ':' after the key \"%s\"", clipped(key).s);
                 goto out;
             }
             s->p++;
@@ -777,12 +804,12 @@ static int yscalar(yparse *y, yaml_event_t *ev)
     int want = tag_type((const char *)ev->data.scalar.tag, &tag_ok, false);
     if (!tag_ok)
         return fail_at(b, -EINVAL, line, col, "tag '%s' is not supported; remove it",
-                       (const char *)ev->data.scalar.tag);
+                       clipped((const char *)ev->data.scalar.tag).s);
     yframe *f = y->top ? &y->st[y->top - 1] : NULL;
     if (f && f->is_map && !f->key) { /* a key */
         if (json_object_get(f->node, s))
             return fail_at(b, -EINVAL, line, col, "duplicate key '%s'; each key may appear only once in a mapping",
-                           s);
+                           clipped(s).s);
         if (!(f->key = mem_strndup(s, len)))
             return -ENOMEM;
         int rc = path_push_key(b, s, len);
@@ -794,7 +821,7 @@ static int yscalar(yparse *y, yaml_event_t *ev)
     const char *why = NULL;
     int rc = resolve_scalar(s, len, want, &v, &why);
     if (rc == -EINVAL)
-        return fail_at(b, rc, line, col, "'%s': %s", s, why);
+        return fail_at(b, rc, line, col, "'%s': %s", clipped(s).s, why);
     if (rc < 0)
         return rc;
     if ((rc = ybegin(y, line)) < 0) {
@@ -812,7 +839,7 @@ static int ystart(yparse *y, yaml_event_t *ev, bool is_map)
     bool tag_ok;
     tag_type(tag, &tag_ok, true);
     if (!tag_ok)
-        return fail_at(b, -EINVAL, line, col, "tag '%s' is not supported; remove it", tag);
+        return fail_at(b, -EINVAL, line, col, "tag '%s' is not supported; remove it", clipped(tag).s);
     yframe *f = y->top ? &y->st[y->top - 1] : NULL;
     if (f && f->is_map && !f->key)
         return fail_at(b, -EINVAL, line, col, "a mapping key must be a plain string, not a %s; use a string key",
@@ -871,7 +898,8 @@ static int parse_yaml(builder *b, const char *text, size_t len, json_t **root)
             break;
         }
         if (anchor) {
-            rc = fail_at(b, -EINVAL, line, col, "anchors (&%s) are not supported; write the value out in full", anchor);
+            rc = fail_at(b, -EINVAL, line, col, "anchors (&%s) are not supported; write the value out in full",
+                         clipped(anchor).s);
             yaml_event_delete(&ev);
             break;
         }
@@ -882,7 +910,7 @@ static int parse_yaml(builder *b, const char *text, size_t len, json_t **root)
             break;
         case YAML_ALIAS_EVENT:
             rc = fail_at(b, -EINVAL, line, col, "aliases (*%s) are not supported; write the value out in full",
-                         (const char *)ev.data.alias.anchor);
+                         clipped((const char *)ev.data.alias.anchor).s);
             break;
         case YAML_SCALAR_EVENT:
             rc = yscalar(&y, &ev);

@@ -513,9 +513,6 @@ static int32_t text_init(const venom_host_api *host, venom_ctx *ctx, void **stat
         return VENOM_E_UNSUPPORTED;
     }
     SK_HOST = host;
-    utf8_locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
-    if (!utf8_locale)
-        utf8_locale = newlocale(LC_CTYPE_MASK, "en_US.UTF-8", (locale_t)0);
     static const struct {
         const char *name;
         venom_skill_fn fn;
@@ -529,6 +526,9 @@ static int32_t text_init(const venom_host_api *host, venom_ctx *ctx, void **stat
         if (rc != VENOM_OK)
             return rc;
     }
+    utf8_locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+    if (!utf8_locale)
+        utf8_locale = newlocale(LC_CTYPE_MASK, "en_US.UTF-8", (locale_t)0);
     return VENOM_OK;
 }
 
