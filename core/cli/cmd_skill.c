@@ -285,8 +285,10 @@ static void print_result(cli *c, const json_t *v)
     }
 }
 
-static int exit_for(int rc)
+static int exit_for(int rc, int32_t code)
 {
+    if (rc == REGISTRY_E_FAILED && code == VENOM_E_INVAL)
+        return CLI_EXIT_USAGE; /* the skill refused its (schema-valid) arguments */
     switch (rc) {
     case REGISTRY_E_ARGS: return CLI_EXIT_USAGE;
     case REGISTRY_E_LOAD: return CLI_EXIT_PLUGIN;
@@ -388,7 +390,7 @@ static int skill_run(cli *c, int argc, char **argv)
     registry_result res;
     int crc = registry_call(r, s, args, &o, &res, &err);
     if (crc < 0) {
-        rc = exit_for(crc);
+        rc = exit_for(crc, res.code);
         if (json) {
             json_t *e = json_pack("{s:b, s:s, s:s, s:i, s:i}", "ok", 0, "skill", name, "error",
                                   err ? err : "failed", "code", (int)res.code, "exit", rc);

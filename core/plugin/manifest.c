@@ -657,8 +657,9 @@ static int check_skill(const mctx *c, json_t *sk, const loc *l, manifest_skill *
         }
         out->args_schema = json_incref(args);
     } else {
-        json_t *t = json_string("object");
-        if (!t || !(out->args_schema = json_object()) || json_object_set_new(out->args_schema, "type", t) < 0)
+        /* json_object_set_new takes the string even when it fails */
+        if (!(out->args_schema = json_object()) ||
+            json_object_set_new(out->args_schema, "type", json_string("object")) < 0)
             return -ENOMEM;
     }
     json_t *res = json_object_get(sk, "result");

@@ -1,7 +1,9 @@
 #include "util/common.h"
 #include "util/schema.h"
 
+#include <locale.h>
 #include <math.h>
+#include <pthread.h>
 #include <regex.h>
 
 #include "util/buf.h"
@@ -295,92 +297,266 @@ static uint64_t count_of(const json_t *v)
 
 /*
  * JSON Schema patterns are ECMA-262; venom matches them with POSIX extended
- * regular expressions (regcomp). re_translate rewrites the most common ECMA
- * spellings that POSIX lacks: \d and \D (also inside [...]), \w and \s inside
- * [...], and (?:...) groups. Backreferences are refused (glibc would match
- * them by backtracking, exponential time), and so are patterns whose
+ * regular expressions (regcomp, in the C.UTF-8 locale so that "." and
+ * brackets see characters, not bytes). re_translate rewrites what ECMA
+ * spells differently: \d \D, \n \t \r \f \v, \xHH and \uXXXX escapes,
+ * escaped punctuation and class escapes inside [...], (?:...) groups.
+ * Escapes POSIX would read differently (\p{..}, \1, \k, ...) are refused
+ * rather than silently matching something else. So are patterns whose
  * bounded repetitions would compile to a huge automaton: the "cost" is the
  * size of the pattern with every {n,m} multiplying what it repeats.
  */
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Read \xHH or \uXXXX at p (p[0] == '\\'); *len gets the escape's length. -1 if malformed. */
+static long hex_escape(const char *p, size_t *len)
+{
+    int n = p[1] == 'x' ? 2 : 4;
+    long cp = 0;
+    for (int i = 0; i < n; i++) {
+        int v = hexval(p[2 + i]);
+        if (v < 0)
+            return -1;
+        cp = cp * 16 + v;
+    }
+    *len = 2 + (size_t)n;
+    if (cp >= 0xD800 && cp <= 0xDFFF)
+        return -1; /* surrogates: write the character itself instead */
+    return cp;
+}
+
+static int put_utf8(buf *b, long cp)
+{
+    char u[4];
+    size_t n;
+    if (cp < 0x80) {
+        u[0] = (char)cp;
+        n = 1;
+    } else if (cp < 0x800) {
+        u[0] = (char)(0xC0 | (cp >> 6));
+        u[1] = (char)(0x80 | (cp & 0x3F));
+        n = 2;
+    } else {
+        u[0] = (char)(0xE0 | (cp >> 12));
+        u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        u[2] = (char)(0x80 | (cp & 0x3F));
+        n = 3;
+    }
+    return buf_append(b, u, n);
+}
+
+/* The character an ECMA escape stands for (\n, \x41, \. ...), or -1 when the
+ * escape is not a single literal character. */
+static long escape_char(const char *p, size_t *len)
+{
+    *len = 2;
+    switch (p[1]) {
+    case 'n': return '\n';
+    case 't': return '\t';
+    case 'r': return '\r';
+    case 'f': return '\f';
+    case 'v': return '\v';
+    case 'x':
+    case 'u': return hex_escape(p, len);
+    default:
+        if ((unsigned char)p[1] >= 0x80 || ((p[1] < 'a' || p[1] > 'z') && (p[1] < 'A' || p[1] > 'Z') &&
+                                            (p[1] < '0' || p[1] > '9') && p[1] != '\0'))
+            return (unsigned char)p[1]; /* escaped punctuation is itself */
+        return -1;
+    }
+}
+
+/* A literal character outside brackets: escaped when ERE gives it a meaning. */
+static int put_literal(buf *b, long cp)
+{
+    if (cp < 0x80 && strchr(".[]()*+?{}|^$\\", (int)cp) && cp != 0)
+        return buf_printf(b, "\\%c", (char)cp);
+    if (cp == 0)
+        return -EINVAL;
+    return put_utf8(b, cp);
+}
+
+/* Translate an ECMA character class starting at *pp ('['); POSIX wants ']'
+ * first, '-' last and no escapes inside brackets. */
+static int re_bracket(const char **pp, buf *out, const char **why)
+{
+    const char *p = *pp + 1;
+    bool neg = false, rbracket = false, dash = false, caret = false;
+    buf body = BUF_INIT;
+    int rc = 0;
+    if (*p == '^') {
+        neg = true;
+        p++;
+    }
+    while (rc == 0 && *p && *p != ']') {
+        long lo;
+        size_t len = 1;
+        if (p[0] == '[' && (p[1] == ':' || p[1] == '.' || p[1] == '=')) {
+            char close = p[1];
+            const char *end = p + 2;
+            while (*end && !(end[0] == close && end[1] == ']'))
+                end++;
+            if (!*end) {
+                *why = "a class [: ... :] is not closed";
+                rc = -EINVAL;
+                break;
+            }
+            rc = buf_append(&body, p, (size_t)(end + 2 - p));
+            p = end + 2;
+            continue;
+        }
+        if (p[0] == '\\') {
+            const char *cls = p[1] == 'd' ? "0-9" : p[1] == 'w' ? "[:alnum:]_" : p[1] == 's' ? "[:space:]" : NULL;
+            if (cls) {
+                rc = buf_puts(&body, cls);
+                p += 2;
+                continue;
+            }
+            lo = escape_char(p, &len);
+            if (lo < 0) {
+                *why = "this escape inside [...] is not supported (\\D, \\W, \\S, \\p, \\b ... have no POSIX form)";
+                rc = -EINVAL;
+                break;
+            }
+        } else {
+            lo = (unsigned char)p[0];
+            if (lo >= 0x80) { /* copy a whole UTF-8 sequence */
+                len = 1;
+                while (((unsigned char)p[len] & 0xC0) == 0x80)
+                    len++;
+                if (p[len] == '-' && p[len + 1] && p[len + 1] != ']') {
+                    *why = "ranges of non-ASCII characters inside [...] are not supported";
+                    rc = -EINVAL;
+                    break;
+                }
+                rc = buf_append(&body, p, len);
+                p += len;
+                continue;
+            }
+        }
+        p += len;
+        if (p[0] == '-' && p[1] && p[1] != ']') { /* a range lo-hi */
+            long hi;
+            size_t hlen = 1;
+            if (p[1] == '\\')
+                hi = escape_char(p + 1, &hlen);
+            else
+                hi = (unsigned char)p[1];
+            if (hi < 0 || hi >= 0x80 || lo == 0 || hi == 0 || lo > hi || strchr("[]-^", (int)lo) ||
+                strchr("[]-^", (int)hi)) {
+                *why = "a range inside [...] is not supported (use plain ASCII characters, low-high)";
+                rc = -EINVAL;
+                break;
+            }
+            rc = buf_printf(&body, "%c-%c", (char)lo, (char)hi);
+            p += 1 + hlen;
+            continue;
+        }
+        if (lo == ']')
+            rbracket = true;
+        else if (lo == '-')
+            dash = true;
+        else if (lo == '^')
+            caret = true;
+        else if (lo == 0) {
+            *why = "a NUL character cannot be matched";
+            rc = -EINVAL;
+        } else
+            rc = put_utf8(&body, lo);
+    }
+    if (rc == 0 && *p != ']') {
+        *why = "a [ is not closed";
+        rc = -EINVAL;
+    }
+    if (rc == 0 && !body.len && !rbracket && !dash && !caret) {
+        *why = "an empty class [] or [^] is not supported";
+        rc = -EINVAL;
+    }
+    if (rc == 0) {
+        if (!neg && caret && !body.len && !rbracket && !dash)
+            rc = buf_puts(out, "\\^");
+        else if (buf_putc(out, '[') < 0 || (neg && buf_putc(out, '^') < 0) || (rbracket && buf_putc(out, ']') < 0) ||
+                 buf_append(out, body.data ? body.data : "", body.len) < 0 || (caret && buf_putc(out, '^') < 0) ||
+                 (dash && buf_putc(out, '-') < 0) || buf_putc(out, ']') < 0)
+            rc = -ENOMEM;
+    }
+    buf_release(&body);
+    *pp = p + (*p == ']');
+    return rc;
+}
+
 static int re_translate(const char *p, buf *out, const char **why)
 {
     double stack[33];
     int sp = 0;
     double last = 0;
+    bool can_repeat = false; /* the previous token is an atom a quantifier may follow */
     stack[0] = 0;
     *why = NULL;
 #define ATOM(c)                                                                                                    \
     do {                                                                                                           \
         last = (c);                                                                                                \
         stack[sp] += last;                                                                                         \
+        can_repeat = true;                                                                                         \
     } while (0)
     while (*p) {
         int rc = 0;
         char c = *p;
+        bool quant = c == '*' || c == '+' || c == '?' || (c == '{' && p[1] >= '0' && p[1] <= '9');
+        if (quant && !can_repeat) {
+            /* ECMA: "nothing to repeat"; glibc would copy the operand for
+             * each stacked quantifier (exponential size) */
+            *why = "a quantifier (* + ? {n}) follows nothing or another quantifier";
+            return -EINVAL;
+        }
         if (c == '\\') {
             char e = p[1];
+            size_t len;
+            long lit;
             if (!e) {
                 *why = "it ends with a lone backslash";
                 return -EINVAL;
             }
-            if (e >= '1' && e <= '9') {
-                *why = "backreferences (\\1 ... \\9) are not supported";
+            if (e == 'd' || e == 'D') {
+                rc = buf_puts(out, e == 'd' ? "[0-9]" : "[^0-9]");
+                p += 2;
+            } else if (strchr("wWsSbB", e)) {
+                rc = buf_append(out, p, 2); /* GNU regex knows these */
+                p += 2;
+            } else if ((lit = escape_char(p, &len)) > 0) {
+                rc = put_literal(out, lit);
+                p += len;
+            } else {
+                *why = e >= '0' && e <= '9' ? "backreferences and \\0 are not supported"
+                                            : "this escape is not supported (see docs/schema.md)";
                 return -EINVAL;
             }
-            if (e == 'd')
-                rc = buf_puts(out, "[0-9]");
-            else if (e == 'D')
-                rc = buf_puts(out, "[^0-9]");
-            else if (e == '/')
-                rc = buf_putc(out, '/');
-            else
-                rc = buf_append(out, p, 2);
-            p += 2;
+            if (rc == -EINVAL) {
+                *why = "a NUL character cannot be matched";
+                return rc;
+            }
             ATOM(1);
         } else if (c == '[') {
-            rc = buf_putc(out, '[');
-            p++;
-            if (rc == 0 && *p == '^')
-                rc = buf_putc(out, *p++);
-            if (rc == 0 && *p == ']')
-                rc = buf_putc(out, *p++);
-            while (rc == 0 && *p && *p != ']') {
-                if (p[0] == '[' && (p[1] == ':' || p[1] == '.' || p[1] == '=')) {
-                    char close = p[1];
-                    const char *end = p + 2;
-                    while (*end && !(end[0] == close && end[1] == ']'))
-                        end++;
-                    if (!*end) {
-                        *why = "a character class [: is not closed";
-                        return -EINVAL;
-                    }
-                    rc = buf_append(out, p, (size_t)(end + 2 - p));
-                    p = end + 2;
-                } else if (p[0] == '\\' && p[1] == 'd') {
-                    rc = buf_puts(out, "0-9");
-                    p += 2;
-                } else if (p[0] == '\\' && p[1] == 'w') {
-                    rc = buf_puts(out, "[:alnum:]_");
-                    p += 2;
-                } else if (p[0] == '\\' && p[1] == 's') {
-                    rc = buf_puts(out, "[:space:]");
-                    p += 2;
-                } else {
-                    rc = buf_putc(out, *p++);
-                }
-            }
-            if (rc == 0 && *p == ']')
-                rc = buf_putc(out, *p++);
+            rc = re_bracket(&p, out, why);
             ATOM(1);
         } else if (c == '(') {
             if (sp == 32) {
                 *why = "groups are nested more than 32 deep";
                 return -EINVAL;
             }
+            if (p[1] == '?' && p[2] != ':') {
+                *why = "lookaround and named groups (?=, (?!, (?<...) are not supported";
+                return -EINVAL;
+            }
             rc = buf_putc(out, '(');
             p += (p[1] == '?' && p[2] == ':') ? 3 : 1;
             stack[++sp] = 0;
             last = 0;
+            can_repeat = false;
         } else if (c == ')' && sp > 0) {
             rc = buf_putc(out, ')');
             p++;
@@ -411,14 +587,33 @@ static int re_translate(const char *p, buf *out, const char **why)
                 last *= mult;
                 rc = buf_append(out, p, (size_t)(end + 1 - p));
                 p = end + 1;
+                can_repeat = false;
+                if (*p == '?') /* lazy: the same yes/no answer */
+                    p++;
             } else {
-                rc = buf_putc(out, *p++);
+                rc = buf_puts(out, "\\{"); /* ECMA reads a { that starts no count as itself */
+                p++;
                 ATOM(1);
             }
+        } else if (c == '{' || c == '}') {
+            rc = buf_printf(out, "\\%c", c);
+            p++;
+            ATOM(1);
+        } else if (quant) {
+            rc = buf_putc(out, *p++);
+            if (c == '+') { /* glibc compiles E+ as EE* */
+                stack[sp] += last;
+                last *= 2;
+            }
+            can_repeat = false;
+            if (*p == '?') /* lazy: the same yes/no answer */
+                p++;
+        } else if (c == '|') {
+            rc = buf_putc(out, *p++);
+            can_repeat = false;
         } else {
             rc = buf_putc(out, *p++);
-            if (c != '*' && c != '+' && c != '?' && c != '|')
-                ATOM(1);
+            ATOM(1);
         }
         if (rc < 0)
             return rc;
@@ -430,6 +625,25 @@ static int re_translate(const char *p, buf *out, const char **why)
     }
 #undef ATOM
     return 0;
+}
+
+/* regcomp/regexec run in C.UTF-8 (per thread, uselocale) so that "." and
+ * [...] match characters; if that locale is missing, the current one. */
+static pthread_once_t utf8_once = PTHREAD_ONCE_INIT;
+static locale_t utf8_locale;
+
+static void utf8_init(void) { utf8_locale = newlocale(LC_ALL_MASK, "C.UTF-8", (locale_t)0); }
+
+static locale_t utf8_enter(void)
+{
+    pthread_once(&utf8_once, utf8_init);
+    return utf8_locale ? uselocale(utf8_locale) : (locale_t)0;
+}
+
+static void utf8_leave(locale_t old)
+{
+    if (old)
+        uselocale(old);
 }
 
 typedef struct re_entry {
@@ -478,7 +692,9 @@ static int re_get(re_cache *c, const void *key, const char *pattern, const regex
     }
     if (rc < 0)
         goto out;
+    locale_t old = utf8_enter();
     int e = regcomp(&c->v[c->n].re, buf_str(&t), REG_EXTENDED | REG_NOSUB);
+    utf8_leave(old);
     if (e != 0) {
         char msg[128];
         regerror(e, &c->v[c->n].re, msg, sizeof msg);
@@ -498,7 +714,10 @@ out:
 static bool re_search_str(const regex_t *re, const char *s, size_t n)
 {
     regmatch_t m[1] = {{.rm_so = 0, .rm_eo = (regoff_t)n}};
-    return regexec(re, s, 1, m, REG_STARTEND) == 0;
+    locale_t old = utf8_enter();
+    bool ok = regexec(re, s, 1, m, REG_STARTEND) == 0;
+    utf8_leave(old);
+    return ok;
 }
 
 /* ------------------------------------------------------------------ */

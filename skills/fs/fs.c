@@ -8,7 +8,7 @@
 #include <dirent.h>
 #include <regex.h>
 
-#include "skill_io.h"
+#include "../common/skill_io.h"
 
 #define FS_READ_DEFAULT (1024 * 1024)
 #define FS_READ_MAX (16 * 1024 * 1024)

@@ -6,7 +6,7 @@
  * the host's fs_open); set with a path writes the file back atomically.
  * Reference: docs/skills.md.
  */
-#include "../fs/skill_io.h"
+#include "../common/skill_io.h"
 
 #define JSON_MAX_DEPTH 512
 

@@ -9,7 +9,7 @@
 #include <locale.h>
 #include <regex.h>
 
-#include "../fs/skill_io.h"
+#include "../common/skill_io.h"
 
 #define TEXT_MAX_OUT (64u * 1024 * 1024) /* largest text replace may produce */
 #define TEXT_MAX_GROUPS 10

@@ -68,7 +68,7 @@ check "read binary base64" 0 'r["result"]["content"] == "YWJjAGRlZg=="'
 vrun fs.read path=missing.txt
 check "read missing" 1 'r["code"] == -3 and "missing.txt" in r["error"]'
 vrun fs.read path=.
-check "read a directory" 1 '"directory" in r["error"]'
+check "read a directory" 2 '"directory" in r["error"]'
 
 # ---- escapes
 vrun fs.read path=../outside/secret.txt
@@ -117,7 +117,7 @@ vrun fs.write path=deep/er/file.txt content=x create_dirs=true
 check "write create_dirs" 0 'r["result"]["bytes"] == 1'
 expect_file deep/er/file.txt "x"
 vrun fs.write path=deep content=x
-check "write over a directory refused" 1 '"is a directory" in r["error"]'
+check "write over a directory refused" 2 '"is a directory" in r["error"]'
 vrun fs.write path=in_link content=through
 check "write through symlink inside" 0 'r["ok"]'
 expect_file notes.txt "through"
@@ -157,7 +157,7 @@ check "search regex" 0 '[(m["file"], m["line"]) for m in r["result"]["matches"]]
 vrun fs.search pattern=e max_results=2
 check "search truncated" 0 'len(r["result"]["matches"]) == 2 and r["result"]["truncated"]'
 vrun fs.search pattern='(' regex=true
-check "search bad regex" 1 '"not a valid POSIX extended regex" in r["error"]'
+check "search bad regex" 2 '"not a valid POSIX extended regex" in r["error"]'
 vrun fs.search
 check "search without pattern is a usage error" 2 '"pattern" in r["error"]'
 

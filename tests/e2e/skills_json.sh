@@ -117,7 +117,7 @@ check "validate errors" 0 'r["result"]["valid"] is False and len(r["result"]["er
 vrun json.validate --args-json "{\"path\": \"conf.json\", \"schema\": {\"type\": \"object\", \"required\": [\"name\"]}}"
 check "validate file" 0 'r["result"]["valid"] is True'
 vrun json.validate --args-json '{"document": 1, "schema": {"type": "nonsense"}}'
-check "validate bad schema" 1 '"schema" in r["error"]'
+check "validate bad schema" 2 '"schema" in r["error"]'
 vrun json.validate --args-json '{"document": 1, "schema": "x"}'
 check "validate schema not an object" 2 '"schema" in r["error"]'
 

@@ -81,7 +81,7 @@ check "replace empty matches terminates" 0 'r["result"]["text"] == "-a-a-a-"'
 vrun text.replace --args-json '{"text": "é", "find": ".", "replace": "[\\0]", "regex": true}'
 check "replace regex whole characters" 0 'r["result"]["text"] == "[é]"'
 vrun text.replace text=abc 'find=(' replace=x regex=true
-check "replace bad regex" 1 '"not a valid POSIX extended regex" in r["error"]'
+check "replace bad regex" 2 '"not a valid POSIX extended regex" in r["error"]'
 chmod 640 lines.txt
 ino=$(stat -c %i lines.txt)
 vrun text.replace path=lines.txt find=o replace=0
