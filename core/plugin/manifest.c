@@ -532,7 +532,7 @@ static bool ffi_type_ok(const char *t, bool allow_void)
 static int check_function(const mctx *c, json_t *fn, const loc *l)
 {
     static const char *const keys[] = {"library", "symbol", "params", "returns"};
-    static const char *const pkeys[] = {"name", "type"};
+    static const char *const pkeys[] = {"name", "type", "description"};
     const char *s;
     int rc;
     if (!json_is_object(fn))
@@ -589,6 +589,10 @@ static int check_function(const mctx *c, json_t *fn, const loc *l)
             return rc;
         if (!ffi_type_ok(s, false))
             return bad(c, &et, "'%s' has unknown type '%s'; use one of " FFI_TYPES_LIST, et.name, show(s).s);
+        loc ed = loc_key(&e, "description");
+        json_t *d = json_object_get(p, "description");
+        if (d && !json_is_string(d))
+            return want_type(c, &ed, d, "a string", "describe the parameter for the model");
     }
     return 0;
 }

@@ -872,13 +872,18 @@ static int parse_yaml(builder *b, const char *text, size_t len, json_t **root)
                 rc = -ENOMEM;
             } else {
                 yaml_mark_t m = p.problem_mark;
-                if (p.error == YAML_READER_ERROR) /* encoding problems report a byte offset only */
-                    rc = fail_at(b, -EINVAL, 1, 1, "%s at byte %zu; save the file as UTF-8",
+                if (p.error == YAML_READER_ERROR) { /* encoding problems report a byte offset only */
+                    size_t off = p.problem_offset < len ? p.problem_offset : len, line = 1, col = 1;
+                    for (size_t i = 0; i < off; i++, col++)
+                        if (text[i] == '\n')
+                            line++, col = 0;
+                    rc = fail_at(b, -EINVAL, line, col, "%s (byte %zu); save the file as UTF-8 text",
                                  p.problem ? p.problem : "cannot read", p.problem_offset);
-                else
+                } else {
                     rc = fail_at(b, -EINVAL, m.line + 1, m.column + 1, "%s%s%s%s",
                                  p.problem ? p.problem : "syntax error", p.context ? " (" : "",
                                  p.context ? p.context : "", p.context ? ")" : "");
+                }
             }
             break;
         }

@@ -25,6 +25,7 @@
 #define MAX_LISTED 10            /* enum values / alternatives shown in a message */
 #define MAX_ALLOWED 20           /* property names shown after "allowed:" */
 #define SHOWN_CHARS 40           /* code points of a string value shown in a message */
+#define MAX_NESTED_LINE 300      /* bytes of an alternative's problem quoted by anyOf/oneOf */
 
 /* ------------------------------------------------------------------ */
 /* 1. helpers                                                          */
@@ -917,10 +918,16 @@ static int c_fail(chk *c, const char *fmt, ...)
     va_end(ap);
     if (!m)
         return err_set(c->err, -ENOMEM, "out of memory checking a schema");
+    buf where = BUF_INIT; /* the pointer, with control characters of names escaped */
+    if (put_text(&where, c->ptr.data ? c->ptr.data : "", c->ptr.len, false) < 0) {
+        mem_free(m);
+        return err_set(c->err, -ENOMEM, "out of memory checking a schema");
+    }
     if (c->ptr.len)
-        err_set(c->err, -EINVAL, "schema at %s: %s", buf_str(&c->ptr), m);
+        err_set(c->err, -EINVAL, "schema at %s: %s", buf_str(&where), m);
     else
         err_set(c->err, -EINVAL, "schema at the top level: %s", m);
+    buf_release(&where);
     mem_free(m);
     if (c->err && !*c->err) /* the message itself could not be allocated */
         return -ENOMEM;
@@ -1290,10 +1297,26 @@ typedef struct vrun {
     const json_t *root;
     const char *what;
     re_cache *re;
-    long steps;
+    long steps, max_steps; /* SCHEMA_MAX_STEPS + 8 per value in the instance */
     buf path;    /* display path of the value being validated */
     char *fatal; /* message when a limit stopped the validation */
 } vrun;
+
+/* Values in v, counted down to the depth validation can reach. */
+static long count_values(const json_t *v, int depth)
+{
+    long n = 1;
+    if (depth > SCHEMA_MAX_DEPTH)
+        return n;
+    size_t i;
+    const char *k;
+    json_t *c;
+    if (json_is_array(v))
+        json_array_foreach(v, i, c) n += count_values(c, depth + 1);
+    else if (json_is_object(v))
+        json_object_foreach((json_t *)v, k, c) n += count_values(c, depth + 1);
+    return n;
+}
 
 /* Record a problem at the current path; takes a and b (NULL a means an
  * allocation failed). */
@@ -1544,6 +1567,103 @@ out:
     return rc;
 }
 
+/* A hash that agrees with json_same: equal values hash alike (1 and 1.0,
+ * objects in any key order). Deeper than SCHEMA_MAX_DEPTH it gives up (a
+ * constant, still consistent). */
+static uint64_t value_hash(const json_t *v, int depth)
+{
+    uint64_t h = 1469598103934665603ull ^ (uint64_t)json_typeof(v);
+    if (depth > SCHEMA_MAX_DEPTH)
+        return h;
+    switch (json_typeof(v)) {
+    case JSON_INTEGER:
+    case JSON_REAL: {
+        double d = json_is_real(v) ? json_real_value(v) : 0;
+        uint64_t bits;
+        if (json_is_integer(v))
+            bits = (uint64_t)json_integer_value(v);
+        else if (is_integral(v) && d >= -9223372036854775808.0 && d < 9223372036854775808.0)
+            bits = (uint64_t)(json_int_t)d;
+        else
+            memcpy(&bits, &d, sizeof bits);
+        return (bits ^ 0x9e3779b97f4a7c15ull) * 0xff51afd7ed558ccdull;
+    }
+    case JSON_STRING: {
+        const unsigned char *p = (const unsigned char *)json_string_value(v);
+        for (size_t i = 0, n = json_string_length(v); i < n; i++)
+            h = (h ^ p[i]) * 1099511628211ull;
+        return h;
+    }
+    case JSON_ARRAY: {
+        size_t i;
+        json_t *c;
+        json_array_foreach(v, i, c) h = (h ^ value_hash(c, depth + 1)) * 1099511628211ull;
+        return h;
+    }
+    case JSON_OBJECT: {
+        const char *k;
+        json_t *c;
+        uint64_t sum = 0;
+        json_object_foreach((json_t *)v, k, c) {
+            uint64_t kh = 1469598103934665603ull;
+            for (const unsigned char *p = (const unsigned char *)k; *p; p++)
+                kh = (kh ^ *p) * 1099511628211ull;
+            sum += (kh * 31 + value_hash(c, depth + 1)) * 0xc4ceb9fe1a85ec53ull;
+        }
+        return h ^ sum;
+    }
+    default:
+        return h;
+    }
+}
+
+typedef struct hashed {
+    uint64_t h;
+    size_t i;
+} hashed;
+
+static int cmp_hashed(const void *a, const void *b)
+{
+    const hashed *x = a, *y = b;
+    if (x->h != y->h)
+        return x->h < y->h ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* uniqueItems in O(n log n): 0 if all differ, 1 with the first repeat
+ * ([*j] equals an earlier [*i], smallest j), or a negative code. */
+static int find_duplicate(vrun *r, const json_t *x, size_t *pi, size_t *pj)
+{
+    size_t n = json_array_size(x), bi = 0, bj = SIZE_MAX;
+    hashed *v = mem_calloc(n, sizeof *v);
+    if (!v)
+        return -ENOMEM;
+    int rc = 0;
+    for (size_t k = 0; k < n; k++)
+        v[k] = (hashed){.h = value_hash(json_array_get(x, k), 0), .i = k};
+    r->steps += (long)n;
+    qsort(v, n, sizeof *v, cmp_hashed);
+    for (size_t a = 0; a < n; a++)
+        for (size_t b = a + 1; b < n && v[b].h == v[a].h; b++) {
+            if (++r->steps > r->max_steps) {
+                rc = v_fatal(r, -E2BIG, "checking uniqueItems took over %ld steps", r->max_steps);
+                goto out;
+            }
+            if (v[b].i < bj && json_same(json_array_get(x, v[a].i), json_array_get(x, v[b].i))) {
+                bi = v[a].i; /* v[a].i < v[b].i: sorted by index within a hash */
+                bj = v[b].i;
+            }
+        }
+    if (bj != SIZE_MAX) {
+        *pi = bi;
+        *pj = bj;
+        rc = 1;
+    }
+out:
+    mem_free(v);
+    return rc;
+}
+
 static int v_array(vrun *r, elist *e, const json_t *s, const json_t *x, int frames, int idepth)
 {
     size_t n = json_array_size(x);
@@ -1583,20 +1703,11 @@ static int v_array(vrun *r, elist *e, const json_t *s, const json_t *x, int fram
         if (rc < 0 || STOPPED(e))
             goto out;
     }
-    if (json_is_true(json_object_get(s, "uniqueItems"))) {
-        for (size_t i = 1; i < n; i++)
-            for (size_t j = 0; j < i; j++) {
-                if (++r->steps > SCHEMA_MAX_STEPS) {
-                    rc = v_fatal(r, -E2BIG, "checking uniqueItems took over %ld steps; the array is too long",
-                                 SCHEMA_MAX_STEPS);
-                    goto out;
-                }
-                if (json_same(json_array_get(x, i), json_array_get(x, j))) {
-                    rc = add_err(r, e, VE_MSG, mem_printf("expected unique items, but [%zu] repeats [%zu]", i, j),
-                                 NULL);
-                    goto out;
-                }
-            }
+    if (json_is_true(json_object_get(s, "uniqueItems")) && n > 1) {
+        size_t i = 0, j = 0;
+        rc = find_duplicate(r, x, &i, &j);
+        if (rc == 1)
+            rc = add_err(r, e, VE_MSG, mem_printf("expected unique items, but [%zu] repeats [%zu]", j, i), NULL);
     }
 out:
     buf_release(&b);
@@ -1809,8 +1920,16 @@ static int v_no_match(vrun *r, elist *e, const json_t *alts, elist *subs, const 
             break;
         }
         rc = buf_printf(&b, "%s(%zu) ", shown ? "; " : "", i + 1);
+        size_t start = b.len;
         if (rc == 0)
             rc = format_line(r, &subs[i].v[0], &b);
+        if (rc == 0 && b.len - start > MAX_NESTED_LINE) { /* nested alternatives would grow without end */
+            size_t cut = start + MAX_NESTED_LINE;
+            while (cut > start && ((unsigned char)b.data[cut] & 0xC0) == 0x80)
+                cut--;
+            buf_cut(&b, cut);
+            rc = buf_puts(&b, "...");
+        }
         shown++;
     }
     if (rc == 0)
@@ -1889,9 +2008,9 @@ static int v_combinators(vrun *r, elist *e, const json_t *s, const json_t *x, in
 
 static int v_node(vrun *r, elist *e, const json_t *s, const json_t *x, int frames, int idepth)
 {
-    if (++r->steps > SCHEMA_MAX_STEPS)
+    if (++r->steps > r->max_steps)
         return v_fatal(r, -E2BIG, "validation took over %ld steps; simplify the schema (nested anyOf/oneOf/$ref)",
-                       SCHEMA_MAX_STEPS);
+                       r->max_steps);
     if (frames > SCHEMA_MAX_FRAMES)
         return v_fatal(r, -ELOOP, "schemas apply more than %d levels deep (a $ref cycle?)", SCHEMA_MAX_FRAMES);
     if (json_is_false(s))
@@ -1999,6 +2118,7 @@ static int validate(const json_t *schema, const json_t *instance, const char *wh
     rc = check_with(schema, &re, err);
     if (rc < 0)
         goto out;
+    r.max_steps = SCHEMA_MAX_STEPS + 8 * count_values(instance, 0);
     rc = v_node(&r, &e, schema, instance, 0, 0);
     if (rc == -ENOMEM)
         goto out;

@@ -88,6 +88,27 @@ for c in cc clang; do
   expect_rc 0 "hello.c with $c -Werror"
 done
 
+# Every other C snippet of docs/sdk.md is a complete translation unit that
+# compiles warning-free against the installed header.
+mkdir -p "$E2E_TMP/snippets"
+run python3 - "$VENOM_SRC/docs/sdk.md" "$E2E_TMP/snippets" <<'EOF'
+import re, sys
+doc = open(sys.argv[1], encoding="utf-8").read()
+for i, text in enumerate(re.findall(r"^```c\n(.*?)^```", doc, re.S | re.M)):
+    open(f"{sys.argv[2]}/snippet{i}.c", "w", encoding="utf-8").write(text)
+    print(f"snippet{i}.c")
+EOF
+expect_rc 0 "extract C snippets"
+n_snippets=0
+for f in "$E2E_TMP"/snippets/*.c; do
+  [ -e "$f" ] || continue
+  n_snippets=$((n_snippets + 1))
+  run sh -c "cc -std=c17 -Wall -Wextra -Wpedantic -Wno-unused-function -Werror -fsyntax-only \
+             \$(pkg-config --cflags venom) '$f'"
+  expect_rc 0 "docs/sdk.md C snippet $(basename "$f") (the ${n_snippets}th \`\`\`c block) compiles"
+done
+if [ "$n_snippets" -ge 4 ]; then ok; else fail "docs/sdk.md: expected 4 or more C snippets, found $n_snippets"; fi
+
 # ---- the INSTALLED venom runs it from $VENOM_HOME/skills/hello/
 V="$prefix/bin/venom"
 mkdir -p "$VENOM_HOME/skills/hello"
@@ -100,8 +121,9 @@ expect_rc 0; expect_json 'r=={"greeting":"Hello, Dr. \"Ada\" \\ Lovelace ☃!"}'
 run "$V" skill run hello.greet;          expect_rc 2; expect_err "argument 'name': required but missing"
 run "$V" skill run hello.greet name=;    expect_rc 2; expect_err "argument 'name'"
 run "$V" skill run hello.greet name=Ada age=3; expect_rc 2; expect_err "age"
+run "$V" skill run hello.greet "name=$(printf 'x%.0s' {1..300})"; expect_rc 2; expect_err "argument 'name'"
 run "$V" skill info hello.greet
-expect_rc 0; expect_out "hello 1.0.0 (MIT)"; expect_out "$VENOM_HOME/skills/hello/hello.so"
+expect_rc 0; expect_out "hello 1.0.0 (MIT"; expect_out "$VENOM_HOME/skills/hello/hello.so"
 
 # ---- the installed first-party packs come from <prefix>/<libdir>/venom/skills
 run "$V" skill list --json

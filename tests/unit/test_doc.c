@@ -234,6 +234,10 @@ static void test_yaml_errors(void **state)
     assert_contains(err, "nul.yaml:1:4:");
     assert_contains(err, "NUL");
     mem_free(err);
+    err = parse_err("a: 1\nb: caf\xe9\n", "latin1.yaml", -EINVAL);
+    assert_contains(err, "latin1.yaml:2:7: incomplete UTF-8 octet sequence");
+    assert_contains(err, "save the file as UTF-8");
+    mem_free(err);
     err = parse_err("x: !!int abc\n", "t2.yaml", -EINVAL);
     assert_contains(err, "does not match its tag");
     mem_free(err);

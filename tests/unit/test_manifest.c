@@ -245,7 +245,7 @@ static void test_json_errors(void **state)
         {"\"symbol\": \"pow\",", "\"symbol\": \"pow\", \"sym\": 1,",
          "venom.json:20: unknown key 'sym' in skills[1].function (allowed: library, symbol, params, returns)"},
         {"{\"name\": \"y\", \"type\": \"double\"}", "{\"name\": \"y\", \"typ\": \"double\"}",
-         "venom.json:21: unknown key 'typ' in skills[1].function.params[1] (allowed: name, type); did you mean "
+         "venom.json:21: unknown key 'typ' in skills[1].function.params[1] (allowed: name, type, description); did you mean "
          "'type'?"},
         {"\"exec\": true", "\"exec\": true, \"zzzzzz\": 1",
          "venom.json:11: unknown key 'zzzzzz' in permissions (allowed: fs, network, env, secrets, exec); remove it"},

@@ -189,6 +189,20 @@ static void test_array(void **state)
     const char *u = "{\"uniqueItems\":true}";
     VALID(u, "[1,2,\"1\",[1],{\"a\":1}]");
     INVALID(u, "[1,2,1.0]", "argument: expected unique items, but [2] repeats [0]");
+    INVALID(u, "[1,2,2,1]", "argument: expected unique items, but [2] repeats [1]");
+    INVALID(u, "[-0.0,\"0\",0]", "argument: expected unique items, but [2] repeats [0]");
+    /* long arrays are fine (not quadratic) */
+    buf big = BUF_INIT;
+    assert_int_equal(buf_putc(&big, '['), 0);
+    for (int i = 0; i < 50000; i++)
+        assert_int_equal(buf_printf(&big, "%s{\"k\":%d,\"s\":\"v%d\"}", i ? "," : "", i, i), 0);
+    size_t distinct_len = big.len;
+    assert_int_equal(buf_puts(&big, ",{\"s\":\"v77\",\"k\":77.0}]"), 0);
+    INVALID(u, buf_str(&big), "argument: expected unique items, but [50000] repeats [77]");
+    big.data[distinct_len] = ']';
+    big.data[distinct_len + 1] = '\0';
+    VALID(u, buf_str(&big));
+    buf_release(&big);
     INVALID(u, "[{\"a\":1,\"b\":[2]},{\"b\":[2.0],\"a\":1}]", "argument: expected unique items, but [1] repeats [0]");
     VALID("{\"uniqueItems\":false}", "[1,1]");
 }
@@ -368,7 +382,7 @@ static void test_ref_cycles(void **state)
                   deep, "argument", false);
     assert_non_null(e);
     assert_true(strncmp(e, "argument '[0][0]", 16) == 0);
-    assert_non_null(strstr(e, "]': validation took over 2000000 steps; simplify the schema (nested anyOf/oneOf/$ref)"));
+    assert_non_null(strstr(e, "]': validation took over 1000328 steps; simplify the schema (nested anyOf/oneOf/$ref)"));
     mem_free(e);
     mem_free(deep);
     assert_true(time(NULL) - t0 < 30);
