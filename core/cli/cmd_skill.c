@@ -178,13 +178,14 @@ static int skill_info(cli *c, int argc, char **argv)
     const manifest *m = reg_skill_manifest(s);
     const manifest_skill *ms = reg_skill_entry(s);
     fprintf(c->out, "%s — %s\n\n", reg_skill_name(s), ms->description ? ms->description : "");
-    fprintf(c->out, "pack:       %s %s%s%s\n", m->name, m->version, m->license ? " (" : "", m->license ? m->license : "");
-    if (m->license)
-        fputs(")", c->out);
-    fprintf(c->out, "\nmanifest:   %s\n", m->path);
+    fprintf(c->out, "pack:       %s %s%s%s%s\n", m->name, m->version, m->license ? " (" : "", m->license ? m->license : "",
+            m->license ? ")" : "");
+    fprintf(c->out, "manifest:   %s\n", m->path);
     fprintf(c->out, "library:    %s\n", m->library ? m->library : "(none)");
     fprintf(c->out, "kind:       %s\n", reg_skill_typed(s) ? "typed C function (libffi)" : "plugin skill");
-    fprintf(c->out, "isolation:  %s\n", m->isolation == MANIFEST_ISO_INPROCESS ? "in-process" : "sandbox");
+    fprintf(c->out, "isolation:  %s\n",
+            m->isolation == MANIFEST_ISO_INPROCESS ? "in-process"
+                                                   : "sandbox (requested; this venom has no sandbox yet and runs it in-process)");
     fprintf(c->out, "network:    %s\n", net_name(m->perms.network));
     for (size_t i = 0; i < m->perms.fs_read.n; i++)
         fprintf(c->out, "reads:      %s\n", m->perms.fs_read.v[i]);

@@ -141,6 +141,9 @@ int plugin_accept_skill(plugin *p, const venom_skill_desc *d, char **err)
                        c.name ? " '" : "", c.name ? c.name : "", c.name ? "'" : "");
     if (!c.call)
         return err_set(err, -EINVAL, "skill '%s' has no call function", c.name);
+    if (!(p->info.kinds & VENOM_KIND_SKILLS))
+        return err_set(err, -EPERM, "skill '%s' registered but the info block's kinds lacks VENOM_KIND_SKILLS",
+                       c.name);
     if (plugin_skill(p, c.name))
         return err_set(err, -EEXIST, "skill '%s' registered twice", c.name);
     venom_skill_desc *v = mem_realloc(p->skills, (p->n_skills + 1) * sizeof *v);

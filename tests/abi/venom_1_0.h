@@ -115,7 +115,7 @@ typedef struct venom10_ctx venom10_ctx;
  * arguments (borrowed). On success set the result with host->set_result and
  * return VENOM10_OK; on failure call host->set_error and return a VENOM10_E_*.
  * `data` is venom10_skill_desc.data. May be called from any thread, and from
- * several threads at once unless the manifest says otherwise.
+ * several threads at once: a skill must be thread-safe.
  */
 typedef int32_t (*venom10_skill_fn)(venom10_ctx *call, const char *args_json, void *data);
 

@@ -488,6 +488,9 @@ static void test_schema_check(void **state)
                "schema at the top level: 'pattern' \"a(b\" is not usable: it is not a valid POSIX extended regular "
                "expression (Unmatched ( or \\() (venom uses POSIX extended regular expressions, see docs/schema.md)");
     BAD_SCHEMA("3", "schema at the top level: a schema must be an object or a boolean, got 3");
+    /* a control character in a name stays escaped: the message is one line */
+    BAD_SCHEMA("{\"properties\":{\"a\\nb\":\"i\"}}",
+               "schema at /properties/a\\nb: a schema must be an object or a boolean, got \"i\"");
 
     /* NULL arguments */
     assert_int_equal(schema_check(NULL, &err), -EINVAL);

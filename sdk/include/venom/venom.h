@@ -112,7 +112,7 @@ typedef struct venom_ctx venom_ctx;
  * arguments (borrowed). On success set the result with host->set_result and
  * return VENOM_OK; on failure call host->set_error and return a VENOM_E_*.
  * `data` is venom_skill_desc.data. May be called from any thread, and from
- * several threads at once unless the manifest says otherwise.
+ * several threads at once: a skill must be thread-safe.
  */
 typedef int32_t (*venom_skill_fn)(venom_ctx *call, const char *args_json, void *data);
 
