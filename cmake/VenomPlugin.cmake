@@ -30,7 +30,15 @@ function(venom_add_plugin)
       LIBRARY_OUTPUT_DIRECTORY ${dir}
       C_VISIBILITY_PRESET hidden)
     target_include_directories(${P_TARGET} PRIVATE ${PROJECT_SOURCE_DIR}/sdk/include)
-    target_link_options(${P_TARGET} PRIVATE -Wl,-z,defs -Wl,--version-script=${map})
+    # -z defs: no undefined host symbols. clang does not link the sanitizer
+    # runtime into shared objects (the executable provides it), so sanitized
+    # clang builds cannot use it.
+    if((VENOM_SANITIZE OR VENOM_FUZZ) AND CMAKE_C_COMPILER_ID STREQUAL "Clang")
+      set(zdefs "")
+    else()
+      set(zdefs -Wl,-z,defs)
+    endif()
+    target_link_options(${P_TARGET} PRIVATE ${zdefs} -Wl,--version-script=${map})
     set_target_properties(${P_TARGET} PROPERTIES LINK_DEPENDS ${map})
     target_link_libraries(${P_TARGET} PRIVATE ${P_LIBS})
     set_property(GLOBAL APPEND PROPERTY VENOM_ALL_PLUGINS ${P_TARGET})

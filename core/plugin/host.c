@@ -191,8 +191,9 @@ static int32_t h_json_validate(venom_ctx *ctx, const char *schema_json, const ch
         rc = VENOM_E_INVAL;
     } else if (schema_check(schema, &err) < 0) {
         rc = VENOM_E_INVAL;
-    } else if (schema_validate_all(schema, inst, "value", &err) < 0) {
-        rc = VENOM_E_FAILED;
+    } else {
+        int v = schema_validate_all(schema, inst, "value", &err);
+        rc = v == -ENOMEM ? VENOM_E_NOMEM : v < 0 ? VENOM_E_FAILED : VENOM_OK;
     }
     if (rc == VENOM_E_INVAL)
         ctx_set_error(ctx, err);

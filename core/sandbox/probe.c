@@ -541,7 +541,9 @@ static void lib_version(probe_lib *l, const char *name, const char *soname, cons
 {
     l->name = name;
     snprintf(l->version, sizeof l->version, "not found (%s)", soname);
-    void *h = dlopen(soname, RTLD_LAZY | RTLD_LOCAL);
+    /* Never unloaded: some of these allocate in constructors and keep it in
+     * globals, which must stay reachable (and unloading them is not cheap). */
+    void *h = dlopen(soname, RTLD_LAZY | RTLD_LOCAL | RTLD_NODELETE);
     if (!h)
         return;
     const char *(*get)(void) = NULL;
@@ -555,7 +557,6 @@ static void lib_version(probe_lib *l, const char *name, const char *soname, cons
         snprintf(l->version, sizeof l->version, "%.*s", (int)strcspn(v, " "), v);
     else
         snprintf(l->version, sizeof l->version, "present");
-    dlclose(h);
 }
 
 size_t probe_libs(probe_lib *out, size_t max)
