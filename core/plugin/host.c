@@ -75,7 +75,9 @@ static int32_t reg_check(venom_ctx *ctx, const char *fn)
     if (!ctx_ok(ctx))
         return VENOM_E_INVAL;
     if (ctx->kind != HOST_CTX_PLUGIN || !atomic_load(&ctx->in_init)) {
-        char *msg = mem_printf("%s called outside init: plugins may register only while their init runs", fn);
+        const plugin *p = ctx->plugin;
+        char *msg = mem_printf("%s%s%s called outside init: plugins may register only while their init runs", p ? p->path : "",
+                               p ? ": " : "", fn);
         if (msg && log_fn)
             log_fn(log_user, ctx->who, VENOM_LOG_ERROR, msg);
         if (ctx->kind == HOST_CTX_PLUGIN)

@@ -66,7 +66,7 @@ venom skill run desc_small.echo;   expect_rc 4; expect_err "skill descriptor too
 venom skill run missing_skill.echo; expect_rc 4; expect_err "declares skill 'ghost' but the plugin did not register it"
 venom skill run extra_skill.echo;  expect_rc 4; expect_err "registered skill 'extra' which manifest"
 venom skill run late_register.late_register --json
-expect_rc 0; expect_json 'd["result"]["register_rc"]==-6'; expect_err "register_skill called outside init"
+expect_rc 0; expect_json 'd["result"]["register_rc"]==-6'; expect_err "late_register.so: register_skill called outside init"
 
 # crashes: the process dies, the report names the plugin and the phase
 venom skill run crash_call.echo n=1; expect_rc 0
