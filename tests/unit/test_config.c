@@ -1,0 +1,197 @@
+/*
+ * test_config.c — configuration precedence (defaults < file < environment),
+ * the skill directory order, and errors naming the file and line.
+ */
+#include "testsupport.h"
+#include "util/common.h"
+
+#include <unistd.h>
+#include <venom/venom.h>
+
+#include "config/config.h"
+#include "util/suggest.h"
+
+static char *home;
+
+static int setup(void **state)
+{
+    (void)state;
+    home = ts_mkdtemp();
+    setenv("VENOM_HOME", home, 1);
+    unsetenv("VENOM_LOG_LEVEL");
+    unsetenv("VENOM_WORKDIR");
+    unsetenv("VENOM_COLOR");
+    unsetenv("VENOM_SYSTEM_SKILLS");
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    ts_rmtree(home);
+    free(home);
+    return 0;
+}
+
+static config *load_ok(void)
+{
+    config *c = NULL;
+    char *err = NULL;
+    int rc = config_load(&c, &err);
+    if (rc < 0)
+        fail_msg("config_load: %s", err);
+    return c;
+}
+
+static char *load_err(void)
+{
+    config *c = NULL;
+    char *err = NULL;
+    assert_true(config_load(&c, &err) < 0);
+    assert_null(c);
+    assert_non_null(err);
+    return err;
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    config *c = load_ok();
+    assert_string_equal(c->home, home);
+    assert_null(c->file);
+    assert_string_equal(c->workdir, ".");
+    assert_int_equal(c->log_level, VENOM_LOG_WARN);
+    assert_int_equal(c->color, CONFIG_COLOR_AUTO);
+    assert_non_null(strstr(c->system_skills, "/venom/skills"));
+    config_free(c);
+}
+
+static void test_file_then_env(void **state)
+{
+    (void)state;
+    free(ts_write(home, "config.yaml", "workdir: /srv/work\nlog_level: debug\ncolor: never\nskill_paths:\n  - /a\n  - /b\n"));
+    config *c = load_ok();
+    assert_non_null(c->file);
+    assert_string_equal(c->workdir, "/srv/work");
+    assert_int_equal(c->log_level, VENOM_LOG_DEBUG);
+    assert_int_equal(c->color, CONFIG_COLOR_NEVER);
+    assert_int_equal(c->n_skill_paths, 2);
+    config_free(c);
+
+    setenv("VENOM_LOG_LEVEL", "error", 1);
+    setenv("VENOM_WORKDIR", "/elsewhere", 1);
+    setenv("VENOM_SYSTEM_SKILLS", "", 1);
+    c = load_ok();
+    assert_int_equal(c->log_level, VENOM_LOG_ERROR);
+    assert_string_equal(c->workdir, "/elsewhere");
+    assert_string_equal(c->system_skills, "");
+
+    char **dirs = NULL;
+    size_t n = 0;
+    assert_int_equal(config_skill_dirs(c, &dirs, &n), 0);
+    assert_int_equal(n, 4); /* project, user, /a, /b; system disabled */
+    char cwd[4096];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    char want[4200];
+    snprintf(want, sizeof want, "%s/.venom/skills", cwd);
+    assert_string_equal(dirs[0], want);
+    snprintf(want, sizeof want, "%s/skills", home);
+    assert_string_equal(dirs[1], want);
+    assert_string_equal(dirs[2], "/a");
+    assert_string_equal(dirs[3], "/b");
+    for (size_t i = 0; i < n; i++)
+        mem_free(dirs[i]);
+    mem_free(dirs);
+    config_free(c);
+}
+
+static void test_errors_name_line(void **state)
+{
+    (void)state;
+    free(ts_write(home, "config.yaml", "log_level: info\n\nworkdri: x\n"));
+    char *e = load_err();
+    assert_non_null(strstr(e, "config.yaml:3: unknown key 'workdri'"));
+    assert_non_null(strstr(e, "did you mean 'workdir'"));
+    mem_free(e);
+
+    free(ts_write(home, "config.yaml", "skill_paths: /one\n"));
+    e = load_err();
+    assert_non_null(strstr(e, "config.yaml:1: 'skill_paths' must be a list of directory paths"));
+    mem_free(e);
+
+    free(ts_write(home, "config.yaml", "color: blue\n"));
+    e = load_err();
+    assert_non_null(strstr(e, "'color' must be one of auto, always, never"));
+    mem_free(e);
+
+    free(ts_write(home, "config.yaml", "- a\n- b\n"));
+    e = load_err();
+    assert_non_null(strstr(e, "must be a mapping"));
+    mem_free(e);
+
+    free(ts_write(home, "config.yaml", "log_level: [unclosed\n"));
+    e = load_err();
+    assert_non_null(strstr(e, "config.yaml:"));
+    mem_free(e);
+
+    free(ts_write(home, "config.yaml", ""));
+    config *c = load_ok(); /* empty file: defaults */
+    assert_int_equal(c->log_level, VENOM_LOG_WARN);
+    config_free(c);
+
+    unlink(ts_write(home, "config.yaml", ""));
+    setenv("VENOM_COLOR", "purple", 1);
+    e = load_err();
+    assert_non_null(strstr(e, "VENOM_COLOR='purple'"));
+    mem_free(e);
+}
+
+static void test_alloc_failures(void **state)
+{
+    (void)state;
+    free(ts_write(home, "config.yaml", "workdir: /w\nskill_paths: [/a, /b, /c]\n"));
+    for (long n = 0; n < 500; n++) {
+        config *c = NULL;
+        char *err = NULL;
+        mem_fail_after(n);
+        int rc = config_load(&c, &err);
+        mem_fail_after(-1);
+        mem_free(err);
+        if (rc == 0) {
+            assert_int_equal(c->n_skill_paths, 3);
+            config_free(c);
+            return;
+        }
+        assert_int_equal(rc, -ENOMEM);
+    }
+    fail_msg("config_load never succeeded");
+}
+
+static void test_suggest(void **state)
+{
+    (void)state;
+    assert_int_equal(suggest_distance("skill", "skil"), 1);
+    assert_int_equal(suggest_distance("", "abc"), 3);
+    assert_int_equal(suggest_distance("kitten", "sitting"), 3);
+    const char *cands[] = {"doctor", "help", "skill", "run"};
+    const char *out[3];
+    assert_int_equal(suggest_closest("skil", cands, 4, out, 3), 1);
+    assert_string_equal(out[0], "skill");
+    assert_int_equal(suggest_closest("zzzzzz", cands, 4, out, 3), 0);
+    const char *names[] = {"fs.read", "fs.write", "text.head"};
+    assert_int_equal(suggest_closest("fs.raed", names, 3, out, 3), 1);
+    assert_string_equal(out[0], "fs.read");
+}
+
+int main(void)
+{
+    mem_install();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_file_then_env, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_errors_name_line, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
+        cmocka_unit_test(test_suggest),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
