@@ -139,7 +139,9 @@ static void test_errors_name_line(void **state)
     assert_int_equal(c->log_level, VENOM_LOG_WARN);
     config_free(c);
 
-    unlink(ts_write(home, "config.yaml", ""));
+    char *f = ts_write(home, "config.yaml", "");
+    unlink(f);
+    free(f);
     setenv("VENOM_COLOR", "purple", 1);
     e = load_err();
     assert_non_null(strstr(e, "VENOM_COLOR='purple'"));
