@@ -9,6 +9,7 @@
 #include "plugin/ffi.h"
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/jsonx.h"
 
 /* More would only mean a typo in a manifest; keeps call storage on the stack. */
 #define FFI_MAX_PARAMS 32
@@ -477,32 +478,16 @@ static char *show(const json_t *v)
         mem_free(s);
         return m;
     }
-    size_t cut = 57;
-    while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
-        cut--;
+    size_t cut = jsonx_utf8_cut(s, len, 57);
     char *m = mem_printf("%.*s...", (int)cut, s);
     mem_free(s);
     return m;
 }
 
-static const char *kind_of(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    default: return "null";
-    }
-}
-
 static int wrong_type(const ffi_param *p, const json_t *v, const char *expected, char **err)
 {
     char *s = show(v);
-    int rc = err_set(err, -EINVAL, "argument '%s': expected %s, got %s", p->name, expected, s ? s : kind_of(v));
+    int rc = err_set(err, -EINVAL, "argument '%s': expected %s, got %s", p->name, expected, s ? s : jsonx_kind(v));
     mem_free(s);
     return rc;
 }
@@ -626,41 +611,6 @@ static int unknown_arg(const ffi_fn *f, const char *key, char **err)
     return rc;
 }
 
-/* True when s is well-formed UTF-8 (no overlongs, surrogates or > U+10FFFF). */
-static bool utf8_valid(const unsigned char *s)
-{
-    while (*s) {
-        unsigned c = *s;
-        size_t n;
-        unsigned cp;
-        if (c < 0x80) {
-            s++;
-            continue;
-        } else if ((c & 0xE0) == 0xC0) {
-            n = 1;
-            cp = c & 0x1F;
-        } else if ((c & 0xF0) == 0xE0) {
-            n = 2;
-            cp = c & 0x0F;
-        } else if ((c & 0xF8) == 0xF0) {
-            n = 3;
-            cp = c & 0x07;
-        } else {
-            return false;
-        }
-        for (size_t i = 1; i <= n; i++) {
-            if ((s[i] & 0xC0) != 0x80)
-                return false;
-            cp = (cp << 6) | (s[i] & 0x3F);
-        }
-        static const unsigned min_cp[] = {0, 0x80, 0x800, 0x10000};
-        if (cp < min_cp[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-        s += n + 1;
-    }
-    return true;
-}
-
 typedef union ffi_ret {
     ffi_arg a;
     ffi_sarg sa;
@@ -708,7 +658,7 @@ static int to_json(const ffi_fn *f, const ffi_ret *r, json_t **result, char **er
             v = json_null();
             break;
         }
-        if (!utf8_valid(r->p))
+        if (!jsonx_utf8_valid(r->p, strlen(r->p)))
             return err_set(err, -ERANGE,
                            "typed skill '%s' returned a string that is not valid UTF-8, which JSON cannot carry",
                            f->name);
@@ -732,7 +682,7 @@ int ffi_fn_call(const ffi_fn *f, const json_t *args, json_t **result, char **err
     if (args && !json_is_object(args)) {
         char *s = show(args);
         rc = err_set(err, -EINVAL, "arguments must be a JSON object keyed by param name, got %s",
-                     s ? s : kind_of(args));
+                     s ? s : jsonx_kind(args));
         mem_free(s);
         goto out;
     }

@@ -7,6 +7,7 @@
 #include "util/buf.h"
 #include "util/doc.h"
 #include "util/err.h"
+#include "util/jsonx.h"
 #include "util/suggest.h"
 
 #define MANIFEST_MAX_SKILLS 1024
@@ -84,47 +85,12 @@ static int bad_line(const mctx *c, int line, const char *fmt, ...)
     else
         err_set(c->err, -EINVAL, "%s: %s", c->file, msg ? msg : "invalid manifest");
     mem_free(msg);
-    if (c->err && *c->err) /* one line, whatever the path holds */
-        for (char *p = *c->err; *p; p++)
-            if ((unsigned char)*p < 0x20 || *p == 0x7f)
-                *p = '?';
+    if (c->err) /* one line, whatever the path holds */
+        jsonx_oneline(*c->err);
     return -EINVAL;
 }
 
 #define bad(c, l, ...) bad_line((c), doc_line((c)->d, (l)->ptr), __VA_ARGS__)
-
-static const char *type_name(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    default: return "null";
-    }
-}
-
-/* A user string fit for a one-line message: at most 40 bytes, no controls. */
-typedef struct shown {
-    char s[48];
-} shown;
-
-static shown show(const char *s)
-{
-    shown o;
-    size_t n = 0;
-    for (; *s && n < 40; s++)
-        o.s[n++] = (unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s;
-    if (*s) {
-        memcpy(o.s + n, "...", 3);
-        n += 3;
-    }
-    o.s[n] = '\0';
-    return o;
-}
 
 /* Unknown keys are errors naming the allowed ones and the closest match. */
 static int check_keys(const mctx *c, json_t *obj, const loc *l, const char *const *allowed, size_t n)
@@ -157,8 +123,8 @@ static int check_keys(const mctx *c, json_t *obj, const loc *l, const char *cons
             best = NULL;
         int line = doc_line(c->d, buf_str(&kp));
         bad_line(c, line ? line : doc_line(c->d, l->ptr), "unknown key '%s' in %s (allowed: %s); %s%s%s",
-                 show(key).s, where(l), buf_str(&list), best ? "did you mean '" : "remove it or fix its spelling",
-                 best ? best : "", best ? "'?" : "");
+                 jsonx_clipped(key).s, where(l), buf_str(&list),
+                 best ? "did you mean '" : "remove it or fix its spelling", best ? best : "", best ? "'?" : "");
         buf_release(&list);
         buf_release(&kp);
         return -EINVAL;
@@ -173,7 +139,7 @@ static int missing(const mctx *c, const loc *l, const char *key, const char *hin
 
 static int want_type(const mctx *c, const loc *l, json_t *v, const char *type, const char *hint)
 {
-    return bad(c, l, "'%s' must be %s, got %s; %s", l->name, type, type_name(v), hint);
+    return bad(c, l, "'%s' must be %s, got %s; %s", l->name, type, jsonx_kind(v), hint);
 }
 
 /* obj[key] as a string: *out borrowed, NULL when absent and optional. */
@@ -373,25 +339,25 @@ static int get_strv(const mctx *c, json_t *obj, const loc *l, const char *key, i
                 return bad(c, &e, "'%s' is an empty path; use \".\" for the run's workdir", e.name);
             if (has_dotdot(s))
                 return bad(c, &e, "'%s' (\"%s\") contains '..'; name the directory without '..'", e.name,
-                           show(s).s);
+                           jsonx_clipped(s).s);
             break;
         case STR_HOST:
             if (!host_ok(s))
                 return bad(c, &e,
                            "'%s' (\"%s\") is not a host name; write e.g. \"api.example.com\", "
                            "\"*.example.org\" or \"example.com:8443\"",
-                           e.name, show(s).s);
+                           e.name, jsonx_clipped(s).s);
             break;
         case STR_ENV:
             if (!ident_ok(s, 128))
                 return bad(c, &e,
                            "'%s' (\"%s\") is not an environment variable name; use letters, digits and '_'",
-                           e.name, show(s).s);
+                           e.name, jsonx_clipped(s).s);
             break;
         default:
             if (!secret_ok(s))
                 return bad(c, &e, "'%s' (\"%s\") is not a secret name; use letters, digits, '_', '-' and '.'",
-                           e.name, show(s).s);
+                           e.name, jsonx_clipped(s).s);
             break;
         }
         if (!(out->v[i] = mem_strdup(s)))
@@ -452,8 +418,8 @@ static int check_permissions(const mctx *c, json_t *root, manifest *m)
     } else if (net) {
         return bad(c, &ln,
                    "'%s' must be \"none\", \"full\" or {\"hosts\": [...]}, got %s%s%s%s; pick one of those",
-                   ln.name, type_name(net), json_is_string(net) ? " \"" : "",
-                   json_is_string(net) ? show(json_string_value(net)).s : "", json_is_string(net) ? "\"" : "");
+                   ln.name, jsonx_kind(net), json_is_string(net) ? " \"" : "",
+                   json_is_string(net) ? jsonx_clipped(json_string_value(net)).s : "", json_is_string(net) ? "\"" : "");
     }
     if ((rc = get_strv(c, p, &l, "env", STR_ENV, &m->perms.env)) < 0 ||
         (rc = get_strv(c, p, &l, "secrets", STR_SECRET, &m->perms.secrets)) < 0)
@@ -480,7 +446,7 @@ static int get_limit(const mctx *c, json_t *obj, const loc *l, const char *key, 
         if (json_is_integer(v))
             snprintf(got, sizeof got, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
         else
-            snprintf(got, sizeof got, "%s", type_name(v));
+            snprintf(got, sizeof got, "%s", jsonx_kind(v));
         return bad(c, &k, "'%s' must be a whole number from 1 to %" PRIu64 ", got %s; fix the value or remove the "
                           "key for the default",
                    k.name, cap, got);
@@ -547,17 +513,19 @@ static int check_function(const mctx *c, json_t *fn, const loc *l)
         return bad(c, &ll,
                    "'%s' (\"%s\") must stay inside the pack dir; name a file in the pack (\"lib/x.so\") or a "
                    "system library by its file name (\"libm.so.6\")",
-                   ll.name, show(s).s);
+                   ll.name, jsonx_clipped(s).s);
     loc ls = loc_key(l, "symbol");
     if ((rc = get_str(c, fn, l, "symbol", true, &s)) < 0)
         return rc;
     if (!ident_ok(s, 255))
-        return bad(c, &ls, "'%s' (\"%s\") is not a C identifier; name the exported C function", ls.name, show(s).s);
+        return bad(c, &ls, "'%s' (\"%s\") is not a C identifier; name the exported C function", ls.name,
+                   jsonx_clipped(s).s);
     loc lr = loc_key(l, "returns");
     if ((rc = get_str(c, fn, l, "returns", true, &s)) < 0)
         return rc;
     if (!ffi_type_ok(s, true))
-        return bad(c, &lr, "'%s' has unknown type '%s'; use one of " FFI_TYPES_LIST ", void", lr.name, show(s).s);
+        return bad(c, &lr, "'%s' has unknown type '%s'; use one of " FFI_TYPES_LIST ", void", lr.name,
+                   jsonx_clipped(s).s);
     json_t *params = json_object_get(fn, "params");
     loc lp = loc_key(l, "params");
     if (!params)
@@ -580,7 +548,7 @@ static int check_function(const mctx *c, json_t *fn, const loc *l)
             return rc;
         if (!ident_ok(s, 64))
             return bad(c, &en, "'%s' (\"%s\") is not an identifier; use letters, digits and '_'", en.name,
-                       show(s).s);
+                       jsonx_clipped(s).s);
         for (size_t j = 0; j < i; j++)
             if (!strcmp(s, json_string_value(json_object_get(json_array_get(params, j), "name"))))
                 return bad(c, &en, "duplicate parameter name '%s' (also %s[%zu]); give each parameter its own name",
@@ -588,7 +556,7 @@ static int check_function(const mctx *c, json_t *fn, const loc *l)
         if ((rc = get_str(c, p, &e, "type", true, &s)) < 0)
             return rc;
         if (!ffi_type_ok(s, false))
-            return bad(c, &et, "'%s' has unknown type '%s'; use one of " FFI_TYPES_LIST, et.name, show(s).s);
+            return bad(c, &et, "'%s' has unknown type '%s'; use one of " FFI_TYPES_LIST, et.name, jsonx_clipped(s).s);
         loc ed = loc_key(&e, "description");
         json_t *d = json_object_get(p, "description");
         if (d && !json_is_string(d))
@@ -638,7 +606,7 @@ static int check_skill(const mctx *c, json_t *sk, const loc *l, manifest_skill *
     if ((rc = get_str(c, sk, l, "name", true, &s)) < 0)
         return rc;
     if (!name_ok(s))
-        return bad(c, &ln, "skill name \"%s\" is not valid; use " NAME_RULE, show(s).s);
+        return bad(c, &ln, "skill name \"%s\" is not valid; use " NAME_RULE, jsonx_clipped(s).s);
     if ((rc = dup_str(s, &out->name)) < 0)
         return rc;
     if ((rc = get_str(c, sk, l, "description", true, &s)) < 0)
@@ -749,7 +717,7 @@ static int check_providers(const mctx *c, json_t *root, manifest *m)
         if ((rc = get_str(c, p, &lp, "name", true, &s)) < 0)
             return rc;
         if (!name_ok(s))
-            return bad(c, &ln, "provider name \"%s\" is not valid; use " NAME_RULE, show(s).s);
+            return bad(c, &ln, "provider name \"%s\" is not valid; use " NAME_RULE, jsonx_clipped(s).s);
         for (size_t j = 0; j < i; j++)
             if (!strcmp(m->providers[j].name, s))
                 return bad(c, &ln, "duplicate provider name '%s' (first at line %d); give each provider its own name",
@@ -783,7 +751,7 @@ static int from_doc(const doc *d, const char *path, manifest **out, char **err)
     }
     if (!json_is_object(root)) {
         rc = bad(&c, &top, "a manifest must be an object (a mapping) at the top level, got %s; see docs/manifest.md",
-                 type_name(root));
+                 jsonx_kind(root));
         goto out;
     }
     if ((rc = check_keys(&c, root, &top, keys, ARRAY_SIZE(keys))) < 0)
@@ -793,7 +761,7 @@ static int from_doc(const doc *d, const char *path, manifest **out, char **err)
     if ((rc = get_str(&c, root, &top, "name", true, &s)) < 0)
         goto out;
     if (!name_ok(s)) {
-        rc = bad(&c, &ln, "pack name \"%s\" is not valid; use " NAME_RULE, show(s).s);
+        rc = bad(&c, &ln, "pack name \"%s\" is not valid; use " NAME_RULE, jsonx_clipped(s).s);
         goto out;
     }
     if ((rc = dup_str(s, &m->name)) < 0)
@@ -812,7 +780,7 @@ static int from_doc(const doc *d, const char *path, manifest **out, char **err)
         if (s[0] == '/' || has_dotdot(s)) {
             rc = bad(&c, &llib, "'library' (\"%s\") must be a path inside the pack dir; write it relative to the "
                                 "pack, e.g. \"%s.so\", without '..'",
-                     show(s).s, m->name);
+                     jsonx_clipped(s).s, m->name);
             goto out;
         }
         buf b = BUF_INIT;
@@ -823,7 +791,7 @@ static int from_doc(const doc *d, const char *path, manifest **out, char **err)
         }
         if (!strcmp(m->library, m->dir)) {
             rc = bad(&c, &llib, "'library' (\"%s\") names the pack dir itself; name the shared object, e.g. \"%s.so\"",
-                     show(s).s, m->name);
+                     jsonx_clipped(s).s, m->name);
             goto out;
         }
     }
@@ -837,8 +805,9 @@ static int from_doc(const doc *d, const char *path, manifest **out, char **err)
             m->isolation = MANIFEST_ISO_INPROCESS;
         } else {
             rc = bad(&c, &liso, "'isolation' must be \"sandbox\" or \"in-process\", got %s%s%s%s; pick one of those",
-                     type_name(iso), json_is_string(iso) ? " \"" : "",
-                     json_is_string(iso) ? show(json_string_value(iso)).s : "", json_is_string(iso) ? "\"" : "");
+                     jsonx_kind(iso), json_is_string(iso) ? " \"" : "",
+                     json_is_string(iso) ? jsonx_clipped(json_string_value(iso)).s : "",
+                     json_is_string(iso) ? "\"" : "");
             goto out;
         }
     }

@@ -8,6 +8,7 @@
 
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/jsonx.h"
 
 /*
  * The line map: every node's JSON Pointer is stored NUL-terminated in one
@@ -60,32 +61,9 @@ static int fail_at(builder *b, int rc, size_t line, size_t col, const char *fmt,
     va_end(ap);
     err_set(b->err, rc, "%s:%zu:%zu: %s", b->file, line, col ? col : 1, msg ? msg : "out of memory");
     mem_free(msg);
-    if (b->err && *b->err)
-        for (char *p = *b->err; *p; p++)
-            if ((unsigned char)*p < 0x20 || *p == 0x7f)
-                *p = '?';
+    if (b->err)
+        jsonx_oneline(*b->err);
     return rc;
-}
-
-/* User text in a message: at most 40 bytes (cut on a UTF-8 boundary). */
-typedef struct clip {
-    char s[48];
-} clip;
-
-static clip clipped(const char *s)
-{
-    clip c;
-    size_t n = strlen(s);
-    if (n <= 40) {
-        memcpy(c.s, s, n + 1);
-        return c;
-    }
-    n = 40;
-    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-        n--;
-    memcpy(c.s, s, n);
-    memcpy(c.s + n, "...", 4);
-    return c;
 }
 
 static int record(builder *b, size_t line)
@@ -156,48 +134,6 @@ static void builder_release(builder *b)
     buf_release(&b->path);
     buf_release(&b->arena);
     mem_free(b->ents);
-}
-
-/* ------------------------------------------------------------------ UTF-8 */
-
-/* Length of the valid UTF-8 sequence at s (no overlongs, no surrogates, at
- * most U+10FFFF), or 0 if it is not one. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0], cp, min;
-    size_t k;
-    if (c < 0x80)
-        return 1;
-    if ((c & 0xE0) == 0xC0)
-        k = 1, cp = c & 0x1F, min = 0x80;
-    else if ((c & 0xF0) == 0xE0)
-        k = 2, cp = c & 0x0F, min = 0x800;
-    else if ((c & 0xF8) == 0xF0)
-        k = 3, cp = c & 0x07, min = 0x10000;
-    else
-        return 0;
-    if (n <= k)
-        return 0;
-    for (size_t j = 1; j <= k; j++) {
-        if ((s[j] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[j] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp < 0xE000))
-        return 0;
-    return k + 1;
-}
-
-/* Valid UTF-8 without NUL bytes. */
-static bool utf8_valid(const unsigned char *s, size_t n)
-{
-    for (size_t i = 0; i < n;) {
-        size_t k = s[i] ? utf8_seq(s + i, n - i) : 0;
-        if (!k)
-            return false;
-        i += k;
-    }
-    return true;
 }
 
 /* ------------------------------------------------------------------ JSON */
@@ -274,32 +210,6 @@ static int hex4(const char *p, const char *end, unsigned *out)
     return 0;
 }
 
-static int put_utf8(buf *b, unsigned cp)
-{
-    char u[4];
-    size_t n;
-    if (cp < 0x80) {
-        u[0] = (char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        u[0] = (char)(0xC0 | (cp >> 6));
-        u[1] = (char)(0x80 | (cp & 0x3F));
-        n = 2;
-    } else if (cp < 0x10000) {
-        u[0] = (char)(0xE0 | (cp >> 12));
-        u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        u[2] = (char)(0x80 | (cp & 0x3F));
-        n = 3;
-    } else {
-        u[0] = (char)(0xF0 | (cp >> 18));
-        u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        u[3] = (char)(0x80 | (cp & 0x3F));
-        n = 4;
-    }
-    return buf_append(b, u, n);
-}
-
 /* Read the string at s->p ('"') into s->tmp (valid UTF-8, no NUL). */
 static int jstring(jparse *s)
 {
@@ -323,7 +233,7 @@ static int jstring(jparse *s)
             return jerr(s, "control character 0x%02x in a string; write it as an escape such as \\n or \\u%04x", c,
                         c);
         if (c >= 0x80) {
-            size_t k = utf8_seq((const unsigned char *)s->p, (size_t)(s->end - s->p));
+            size_t k = jsonx_utf8_seq(s->p, (size_t)(s->end - s->p));
             if (!k)
                 return jerr(s, "invalid UTF-8 in a string; save the file as UTF-8");
             if (buf_append(&s->tmp, s->p, k) < 0)
@@ -359,8 +269,9 @@ static int jstring(jparse *s)
             }
             if (cp == 0)
                 return jerr(s, "\\u0000 (NUL) is not allowed in strings; remove it");
-            if (put_utf8(&s->tmp, cp) < 0)
-                return -ENOMEM;
+            int rc = jsonx_put_utf8(&s->tmp, cp);
+            if (rc < 0)
+                return rc;
             s->p += 6;
             continue;
         }
@@ -479,7 +390,7 @@ static int jcontainer(jparse *s, bool obj, json_t **out)
                 goto out;
             if (json_object_get(node, buf_str(&s->tmp))) {
                 rc = fail_at(b, -EINVAL, line, col, "duplicate key \"%s\"; each key may appear only once in an object",
-                             clipped(buf_str(&s->tmp)).s);
+                             jsonx_clipped(buf_str(&s->tmp)).s);
                 goto out;
             }
             if (!(key = mem_strndup(buf_str(&s->tmp), s->tmp.len)) || (rc = path_push_key(b, key, s->tmp.len)) < 0 ||
@@ -489,7 +400,7 @@ static int jcontainer(jparse *s, bool obj, json_t **out)
             }
             jskip_ws(s);
             if (s->p >= s->end || *s->p != ':') {
-                rc = jerr(s, "expected ':' after the key \"%s\"", clipped(key).s);
+                rc = jerr(s, "expected ':' after the key \"%s\"", jsonx_clipped(key).s);
                 goto out;
             }
             s->p++;
@@ -798,18 +709,18 @@ static int yscalar(yparse *y, yaml_event_t *ev)
     size_t line = ev->start_mark.line + 1, col = ev->start_mark.column + 1;
     const char *s = (const char *)ev->data.scalar.value;
     size_t len = ev->data.scalar.length;
-    if (!utf8_valid((const unsigned char *)s, len))
+    if (!jsonx_utf8_valid(s, len))
         return fail_at(b, -EINVAL, line, col, "a string contains a NUL character or invalid UTF-8; remove it");
     bool tag_ok;
     int want = tag_type((const char *)ev->data.scalar.tag, &tag_ok, false);
     if (!tag_ok)
         return fail_at(b, -EINVAL, line, col, "tag '%s' is not supported; remove it",
-                       clipped((const char *)ev->data.scalar.tag).s);
+                       jsonx_clipped((const char *)ev->data.scalar.tag).s);
     yframe *f = y->top ? &y->st[y->top - 1] : NULL;
     if (f && f->is_map && !f->key) { /* a key */
         if (json_object_get(f->node, s))
             return fail_at(b, -EINVAL, line, col, "duplicate key '%s'; each key may appear only once in a mapping",
-                           clipped(s).s);
+                           jsonx_clipped(s).s);
         if (!(f->key = mem_strndup(s, len)))
             return -ENOMEM;
         int rc = path_push_key(b, s, len);
@@ -821,7 +732,7 @@ static int yscalar(yparse *y, yaml_event_t *ev)
     const char *why = NULL;
     int rc = resolve_scalar(s, len, want, &v, &why);
     if (rc == -EINVAL)
-        return fail_at(b, rc, line, col, "'%s': %s", clipped(s).s, why);
+        return fail_at(b, rc, line, col, "'%s': %s", jsonx_clipped(s).s, why);
     if (rc < 0)
         return rc;
     if ((rc = ybegin(y, line)) < 0) {
@@ -839,7 +750,7 @@ static int ystart(yparse *y, yaml_event_t *ev, bool is_map)
     bool tag_ok;
     tag_type(tag, &tag_ok, true);
     if (!tag_ok)
-        return fail_at(b, -EINVAL, line, col, "tag '%s' is not supported; remove it", clipped(tag).s);
+        return fail_at(b, -EINVAL, line, col, "tag '%s' is not supported; remove it", jsonx_clipped(tag).s);
     yframe *f = y->top ? &y->st[y->top - 1] : NULL;
     if (f && f->is_map && !f->key)
         return fail_at(b, -EINVAL, line, col, "a mapping key must be a plain string, not a %s; use a string key",
@@ -904,7 +815,7 @@ static int parse_yaml(builder *b, const char *text, size_t len, json_t **root)
         }
         if (anchor) {
             rc = fail_at(b, -EINVAL, line, col, "anchors (&%s) are not supported; write the value out in full",
-                         clipped(anchor).s);
+                         jsonx_clipped(anchor).s);
             yaml_event_delete(&ev);
             break;
         }
@@ -915,7 +826,7 @@ static int parse_yaml(builder *b, const char *text, size_t len, json_t **root)
             break;
         case YAML_ALIAS_EVENT:
             rc = fail_at(b, -EINVAL, line, col, "aliases (*%s) are not supported; write the value out in full",
-                         clipped((const char *)ev.data.alias.anchor).s);
+                         jsonx_clipped((const char *)ev.data.alias.anchor).s);
             break;
         case YAML_SCALAR_EVENT:
             rc = yscalar(&y, &ev);

@@ -8,6 +8,8 @@
 
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/jsonx.h"
+#include "util/suggest.h"
 
 /*
  * Layout of this file:
@@ -99,44 +101,6 @@ static bool name_needs_quotes(const char *k)
             *p == 0x7f)
             return true;
     return false;
-}
-
-/* Levenshtein distance, case-insensitive, for "did you mean" (long words: no). */
-static unsigned edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 64 || lb > 64)
-        return UINT_MAX;
-    unsigned row[65];
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = (unsigned)j;
-    for (size_t i = 1; i <= la; i++) {
-        unsigned diag = row[0];
-        row[0] = (unsigned)i;
-        for (size_t j = 1; j <= lb; j++) {
-            unsigned up = row[j];
-            int ca = (unsigned char)a[i - 1], cb = (unsigned char)b[j - 1];
-            if (ca >= 'A' && ca <= 'Z')
-                ca += 32;
-            if (cb >= 'A' && cb <= 'Z')
-                cb += 32;
-            unsigned best = diag + (ca != cb);
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-
-static bool close_enough(const char *word, unsigned d)
-{
-    size_t n = strlen(word);
-    unsigned limit = n <= 3 ? 1 : n <= 6 ? 2 : 3;
-    return d <= limit;
 }
 
 static bool is_integral(const json_t *v)
@@ -330,26 +294,6 @@ static long hex_escape(const char *p, size_t *len)
     return cp;
 }
 
-static int put_utf8(buf *b, long cp)
-{
-    char u[4];
-    size_t n;
-    if (cp < 0x80) {
-        u[0] = (char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        u[0] = (char)(0xC0 | (cp >> 6));
-        u[1] = (char)(0x80 | (cp & 0x3F));
-        n = 2;
-    } else {
-        u[0] = (char)(0xE0 | (cp >> 12));
-        u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        u[2] = (char)(0x80 | (cp & 0x3F));
-        n = 3;
-    }
-    return buf_append(b, u, n);
-}
-
 /* The character an ECMA escape stands for (\n, \x41, \. ...), or -1 when the
  * escape is not a single literal character. */
 static long escape_char(const char *p, size_t *len)
@@ -378,7 +322,7 @@ static int put_literal(buf *b, long cp)
         return buf_printf(b, "\\%c", (char)cp);
     if (cp == 0)
         return -EINVAL;
-    return put_utf8(b, cp);
+    return jsonx_put_utf8(b, (uint32_t)cp);
 }
 
 /* Translate an ECMA character class starting at *pp ('['); POSIX wants ']'
@@ -467,7 +411,7 @@ static int re_bracket(const char **pp, buf *out, const char **why)
             *why = "a NUL character cannot be matched";
             rc = -EINVAL;
         } else
-            rc = put_utf8(&body, lo);
+            rc = jsonx_put_utf8(&body, (uint32_t)lo);
     }
     if (rc == 0 && *p != ']') {
         *why = "a [ is not closed";
@@ -1055,13 +999,19 @@ static int c_keyword(chk *c, const json_t *s, const struct keyword *kw, const js
         return json_is_array(v) && json_array_size(v) > 0 ? 0 : c_type_fail(c, name, "a non-empty array", v);
     case KW_SCHEMA:
         return c_sub(c, v, name, NULL, depth);
-    case KW_SCHEMA_MAP: {
+    case KW_SCHEMA_MAP:
+    case KW_PATTERN_MAP: {
+        bool patterns = kw->kind == KW_PATTERN_MAP; /* the names are regular expressions */
         if (!json_is_object(v))
-            return c_type_fail(c, name, "an object of schemas", v);
+            return c_type_fail(c, name,
+                               patterns ? "an object mapping regular expressions to schemas" : "an object of schemas",
+                               v);
         const char *k;
         const json_t *sub;
         json_object_foreach((json_t *)v, k, sub) {
-            int rc = c_sub(c, sub, name, k, depth);
+            int rc = patterns ? c_pattern(c, name, k, k) : 0;
+            if (rc == 0)
+                rc = c_sub(c, sub, name, k, depth);
             if (rc < 0)
                 return rc;
         }
@@ -1121,20 +1071,6 @@ static int c_keyword(chk *c, const json_t *s, const struct keyword *kw, const js
         if (!json_is_string(v))
             return c_type_fail(c, name, "a string (a regular expression)", v);
         return c_pattern(c, name, v, json_string_value(v));
-    case KW_PATTERN_MAP: {
-        if (!json_is_object(v))
-            return c_type_fail(c, name, "an object mapping regular expressions to schemas", v);
-        const char *k;
-        const json_t *sub;
-        json_object_foreach((json_t *)v, k, sub) {
-            int rc = c_pattern(c, name, k, k);
-            if (rc == 0)
-                rc = c_sub(c, sub, name, k, depth);
-            if (rc < 0)
-                return rc;
-        }
-        return 0;
-    }
     case KW_REF: {
         if (!json_is_string(v))
             return c_type_fail(c, name, "a string such as \"#/$defs/name\"", v);
@@ -1216,16 +1152,11 @@ static int c_node(chk *c, const json_t *s, int depth)
                 rc = c_fail(c, "keyword '%s' is not supported by venom (docs/schema.md lists what is)", k);
                 goto unknown_out;
             }
-        const char *best = NULL;
-        unsigned best_d = UINT_MAX;
-        for (size_t i = 0; i < ARRAY_SIZE(keywords); i++) {
-            unsigned d = edit_distance(k, keywords[i].name);
-            if (d < best_d) {
-                best_d = d;
-                best = keywords[i].name;
-            }
-        }
-        if (best && close_enough(k, best_d))
+        const char *names[ARRAY_SIZE(keywords)];
+        for (size_t i = 0; i < ARRAY_SIZE(keywords); i++)
+            names[i] = keywords[i].name;
+        const char *best = suggest_typo(k, names, ARRAY_SIZE(names));
+        if (best)
             rc = c_fail(c, "unknown keyword '%s'; did you mean '%s'?", buf_str(&name), best);
         else
             rc = c_fail(c, "unknown keyword '%s' (docs/schema.md lists the supported keywords)", buf_str(&name));
@@ -1301,6 +1232,18 @@ typedef struct vrun {
     buf path;    /* display path of the value being validated */
     char *fatal; /* message when a limit stopped the validation */
 } vrun;
+
+/* *hit: does s[0..n) match the (checked) pattern cached under key? 0, or
+ * -ENOMEM (a pattern schema_check accepted compiles again). */
+static int v_search(vrun *r, const void *key, const char *pattern, const char *s, size_t n, bool *hit)
+{
+    const regex_t *re = NULL;
+    char *why = NULL;
+    int rc = re_get(r->re, key, pattern, &re, &why);
+    mem_free(why);
+    *hit = rc == 0 && re_search_str(re, s, n);
+    return rc < 0 ? rc : 0;
+}
 
 /* Values in v, counted down to the depth validation can reach. */
 static long count_values(const json_t *v, int depth)
@@ -1418,11 +1361,13 @@ static int path_push_key(buf *p, const char *key, size_t *old)
 
 static int v_node(vrun *r, elist *e, const json_t *s, const json_t *x, int frames, int idepth);
 
-/* Validate a member/item: push its name on the path, descend. */
-static int v_child_key(vrun *r, elist *e, const json_t *s, const json_t *x, const char *key, int frames, int idepth)
+/* Validate a member (key) or an item (key NULL, index i): push its name on
+ * the path, descend. */
+static int v_child(vrun *r, elist *e, const json_t *s, const json_t *x, const char *key, size_t i, int frames,
+                   int idepth)
 {
-    size_t old;
-    if (path_push_key(&r->path, key, &old) < 0)
+    size_t old = r->path.len;
+    if ((key ? path_push_key(&r->path, key, &old) : buf_printf(&r->path, "[%zu]", i)) < 0)
         return -ENOMEM;
     int rc = idepth + 1 > SCHEMA_MAX_DEPTH
                  ? v_fatal(r, -ELOOP, "values are nested deeper than %d levels", SCHEMA_MAX_DEPTH)
@@ -1431,16 +1376,14 @@ static int v_child_key(vrun *r, elist *e, const json_t *s, const json_t *x, cons
     return rc;
 }
 
+static int v_child_key(vrun *r, elist *e, const json_t *s, const json_t *x, const char *key, int frames, int idepth)
+{
+    return v_child(r, e, s, x, key, 0, frames, idepth);
+}
+
 static int v_child_index(vrun *r, elist *e, const json_t *s, const json_t *x, size_t i, int frames, int idepth)
 {
-    size_t old = r->path.len;
-    if (buf_printf(&r->path, "[%zu]", i) < 0)
-        return -ENOMEM;
-    int rc = idepth + 1 > SCHEMA_MAX_DEPTH
-                 ? v_fatal(r, -ELOOP, "values are nested deeper than %d levels", SCHEMA_MAX_DEPTH)
-                 : v_node(r, e, s, x, frames + 1, idepth + 1);
-    buf_cut(&r->path, old);
-    return rc;
+    return v_child(r, e, s, x, NULL, i, frames, idepth);
 }
 
 static const char *number_noun(const json_t *s)
@@ -1527,34 +1470,56 @@ static int put_count_range(buf *b, const char *noun, const json_t *lo, const jso
     return buf_printf(b, "%s of at most %" PRIu64 " %s", noun, h, h == 1 ? one : many);
 }
 
+/* A count limit: the keywords and how the message names what is counted. */
+typedef struct count_kw {
+    const char *min, *max;
+    const char *noun, *one, *many;
+    const char *nonempty; /* the expectation for a minimum of 1 alone, or NULL */
+} count_kw;
+
+/* When the count n of x (characters, items, properties) is outside the
+ * bounds s sets with k's keywords, add "expected <noun> of at least N
+ * <units>, got ...". 0, or -ENOMEM. */
+static int v_count(vrun *r, elist *e, const json_t *s, const json_t *x, size_t n, const count_kw *k)
+{
+    const json_t *lo = json_object_get(s, k->min), *hi = json_object_get(s, k->max);
+    lo = json_is_number(lo) ? lo : NULL;
+    hi = json_is_number(hi) ? hi : NULL;
+    if (!((lo && n < count_of(lo)) || (hi && n > count_of(hi))))
+        return 0;
+    buf b = BUF_INIT;
+    int rc;
+    if (k->nonempty && lo && !hi && count_of(lo) == 1)
+        rc = buf_puts(&b, k->nonempty);
+    else
+        rc = put_count_range(&b, k->noun, lo, hi, k->one, k->many);
+    if (rc < 0) {
+        buf_release(&b);
+        return rc;
+    }
+    if (!json_is_object(x))
+        return add_expect(r, e, VE_EXPECT, &b, x);
+    char *a = buf_detach(&b); /* an object: its size, not "an object" */
+    return add_err(r, e, VE_EXPECT, a, a ? mem_printf("%s with %zu %s", k->noun, n, n == 1 ? k->one : k->many) : NULL);
+}
+
 static int v_string(vrun *r, elist *e, const json_t *s, const json_t *x)
 {
     const char *str = json_string_value(x);
     size_t n = json_string_length(x), cps = utf8_len(str, n);
-    const json_t *lo = json_object_get(s, "minLength"), *hi = json_object_get(s, "maxLength");
-    lo = json_is_number(lo) ? lo : NULL;
-    hi = json_is_number(hi) ? hi : NULL;
-    int rc = 0;
+    static const count_kw length = {"minLength", "maxLength", "a string", "character", "characters",
+                                    "a non-empty string"};
     buf b = BUF_INIT;
-    if ((lo && cps < count_of(lo)) || (hi && cps > count_of(hi))) {
-        if (lo && !hi && count_of(lo) == 1)
-            rc = buf_puts(&b, "a non-empty string");
-        else
-            rc = put_count_range(&b, "a string", lo, hi, "character", "characters");
-        if (rc == 0)
-            rc = add_expect(r, e, VE_EXPECT, &b, x);
-        if (rc < 0 || STOPPED(e))
-            goto out;
-    }
+    int rc = v_count(r, e, s, x, cps, &length);
+    if (rc < 0 || STOPPED(e))
+        goto out;
     const json_t *pat = json_object_get(s, "pattern");
     if (json_is_string(pat)) {
-        const regex_t *re;
-        char *why = NULL;
-        rc = re_get(r->re, pat, json_string_value(pat), &re, &why);
-        mem_free(why);
-        if (rc < 0) /* cannot happen after schema_check, bar ENOMEM */
+        bool hit;
+        rc = v_search(r, pat, json_string_value(pat), str, n, &hit);
+        if (rc < 0)
             goto out;
-        if (!re_search_str(re, str, n)) {
+        if (!hit) {
             rc = buf_puts(&b, "a string matching the pattern ");
             if (rc == 0)
                 rc = put_text(&b, json_string_value(pat), json_string_length(pat), false);
@@ -1669,16 +1634,10 @@ static int v_array(vrun *r, elist *e, const json_t *s, const json_t *x, int fram
     size_t n = json_array_size(x);
     int rc = 0;
     buf b = BUF_INIT;
-    const json_t *lo = json_object_get(s, "minItems"), *hi = json_object_get(s, "maxItems");
-    lo = json_is_number(lo) ? lo : NULL;
-    hi = json_is_number(hi) ? hi : NULL;
-    if ((lo && n < count_of(lo)) || (hi && n > count_of(hi))) {
-        rc = put_count_range(&b, "an array", lo, hi, "item", "items");
-        if (rc == 0)
-            rc = add_expect(r, e, VE_EXPECT, &b, x);
-        if (rc < 0 || STOPPED(e))
-            goto out;
-    }
+    static const count_kw items_kw = {"minItems", "maxItems", "an array", "item", "items", NULL};
+    rc = v_count(r, e, s, x, n, &items_kw);
+    if (rc < 0 || STOPPED(e))
+        goto out;
     const json_t *items = json_object_get(s, "items");
     const json_t *prefix = json_object_get(s, "prefixItems");
     const json_t *rest = items;
@@ -1761,18 +1720,12 @@ static int v_unexpected(vrun *r, elist *e, const json_t *s, const json_t *x, con
         if (buf_putc(&b, ')') < 0)
             goto out;
     }
-    const char *best = NULL;
-    unsigned best_d = UINT_MAX;
-    for (size_t i = 0; i < k; i++) {
-        if (json_object_get(x, names[i]))
-            continue; /* already given: not what was meant */
-        unsigned d = edit_distance(key, names[i]);
-        if (d < best_d) {
-            best_d = d;
-            best = names[i];
-        }
-    }
-    if (best && close_enough(key, best_d) &&
+    size_t nc = 0;
+    for (size_t i = 0; i < k; i++)
+        if (!json_object_get(x, names[i])) /* one already given is not what was meant */
+            names[nc++] = names[i];
+    const char *best = suggest_typo(key, (const char *const *)names, nc);
+    if (best &&
         (buf_puts(&b, "; did you mean '") < 0 || put_escaped(&b, best, strlen(best)) < 0 || buf_puts(&b, "'?") < 0))
         goto out;
     buf_cut(&r->path, old);
@@ -1802,16 +1755,10 @@ static int v_object(vrun *r, elist *e, const json_t *s, const json_t *x, int fra
             const char *pk;
             const json_t *ps;
             json_object_foreach((json_t *)pprops, pk, ps) {
-                const regex_t *re;
-                char *why = NULL;
-                rc = re_get(r->re, pk, pk, &re, &why);
-                mem_free(why);
-                if (rc < 0)
+                if ((rc = v_search(r, pk, pk, key, strlen(key), &matched)) < 0)
                     return rc;
-                if (re_search_str(re, key, strlen(key))) {
-                    matched = true;
+                if (matched)
                     break;
-                }
             }
             if (matched)
                 continue;
@@ -1847,13 +1794,10 @@ static int v_object(vrun *r, elist *e, const json_t *s, const json_t *x, int fra
         }
         const char *pk;
         json_object_foreach((json_t *)pprops, pk, ps) {
-            const regex_t *re;
-            char *why = NULL;
-            rc = re_get(r->re, pk, pk, &re, &why);
-            mem_free(why);
-            if (rc < 0)
+            bool hit;
+            if ((rc = v_search(r, pk, pk, key, strlen(key), &hit)) < 0)
                 return rc;
-            if (!re_search_str(re, key, strlen(key)))
+            if (!hit)
                 continue;
             covered = true;
             rc = v_child_key(r, e, ps, val, key, frames, idepth);
@@ -1867,20 +1811,9 @@ static int v_object(vrun *r, elist *e, const json_t *s, const json_t *x, int fra
         }
     }
 
-    const json_t *lo = json_object_get(s, "minProperties"), *hi = json_object_get(s, "maxProperties");
-    lo = json_is_number(lo) ? lo : NULL;
-    hi = json_is_number(hi) ? hi : NULL;
-    size_t n = json_object_size(x);
-    if ((lo && n < count_of(lo)) || (hi && n > count_of(hi))) {
-        buf b = BUF_INIT;
-        rc = put_count_range(&b, "an object", lo, hi, "property", "properties");
-        if (rc == 0) {
-            char *a = buf_detach(&b);
-            rc = add_err(r, e, VE_EXPECT, a, a ? mem_printf("an object with %zu propert%s", n, n == 1 ? "y" : "ies") : NULL);
-        }
-        buf_release(&b);
-    }
-    return rc;
+    static const count_kw props_kw = {"minProperties", "maxProperties", "an object", "property", "properties",
+                                      NULL};
+    return v_count(r, e, s, x, json_object_size(x), &props_kw);
 }
 
 /* Did the branch fail only because of its "type", right here? */

@@ -1,7 +1,8 @@
 #include "util/common.h"
 #include "util/suggest.h"
 
-unsigned suggest_distance(const char *a, const char *b)
+/* Levenshtein distance capped at 255, ASCII case folded when fold is set. */
+static unsigned distance(const char *a, const char *b, bool fold)
 {
     size_t la = strlen(a), lb = strlen(b);
     if (la > 64 || lb > 64)
@@ -14,7 +15,12 @@ unsigned suggest_distance(const char *a, const char *b)
         row[0] = (unsigned)i;
         for (size_t j = 1; j <= lb; j++) {
             unsigned cur = row[j];
-            unsigned cost = a[i - 1] == b[j - 1] ? 0 : 1;
+            int ca = (unsigned char)a[i - 1], cb = (unsigned char)b[j - 1];
+            if (fold && ca >= 'A' && ca <= 'Z')
+                ca += 'a' - 'A';
+            if (fold && cb >= 'A' && cb <= 'Z')
+                cb += 'a' - 'A';
+            unsigned cost = ca == cb ? 0 : 1;
             unsigned best = prev + cost;
             if (row[j] + 1 < best)
                 best = row[j] + 1;
@@ -25,6 +31,24 @@ unsigned suggest_distance(const char *a, const char *b)
         }
     }
     return row[lb] > 255 ? 255 : row[lb];
+}
+
+unsigned suggest_distance(const char *a, const char *b) { return distance(a, b, false); }
+
+const char *suggest_typo(const char *word, const char *const *cands, size_t n)
+{
+    size_t len = strlen(word);
+    unsigned limit = len <= 3 ? 1 : len <= 6 ? 2 : 3;
+    const char *best = NULL;
+    unsigned best_d = UINT_MAX;
+    for (size_t i = 0; i < n; i++) {
+        unsigned d = distance(word, cands[i], true);
+        if (d < best_d) {
+            best_d = d;
+            best = cands[i];
+        }
+    }
+    return best_d <= limit ? best : NULL;
 }
 
 size_t suggest_closest(const char *word, const char *const *cands, size_t n, const char **out, size_t max)

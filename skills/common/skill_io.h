@@ -87,6 +87,67 @@ SK_UNUSED static int32_t sk_args(venom_ctx *call, const char *args_json, json_t 
     return VENOM_OK;
 }
 
+/* ------------------------------------------------------------ plugin */
+
+/* A skill of the pack: args is the call's argument object (parsed by
+ * sk_call, borrowed). Returns a VENOM_* code, with the error set on failure. */
+typedef int32_t (*sk_fn)(venom_ctx *call, json_t *args);
+
+typedef struct sk_skill {
+    const char *name;
+    sk_fn fn;
+} sk_skill;
+
+/* The venom_skill_fn of every skill (data is its sk_skill): parse the
+ * arguments, run the skill, free them. */
+SK_UNUSED static int32_t sk_call(venom_ctx *call, const char *args_json, void *data)
+{
+    const sk_skill *skill = data;
+    json_t *args = NULL;
+    int32_t rc = sk_args(call, args_json, &args);
+    if (rc == VENOM_OK)
+        rc = skill->fn(call, args);
+    json_decref(args);
+    return rc;
+}
+
+/* The body of a pack's init: refuse a host without what the pack needs
+ * (usable false: VENOM_E_UNSUPPORTED with the message `needs`), remember
+ * the host in SK_HOST and register the n skills (static storage). */
+SK_UNUSED static int32_t sk_init(const venom_host_api *host, venom_ctx *ctx, bool usable, const char *needs,
+                                 const sk_skill *skills, size_t n)
+{
+    if (!usable) {
+        if (VENOM_HOST_HAS(host, set_error))
+            host->set_error(ctx, needs);
+        return VENOM_E_UNSUPPORTED;
+    }
+    SK_HOST = host;
+    for (size_t i = 0; i < n; i++) {
+        venom_skill_desc d = {
+            .struct_size = sizeof d, .name = skills[i].name, .call = sk_call, .data = (void *)&skills[i]};
+        int32_t rc = host->register_skill(ctx, &d);
+        if (rc != VENOM_OK)
+            return rc;
+    }
+    return VENOM_OK;
+}
+
+/* The pack's info block and venom_plugin_entry, its one export (version
+ * 1.0.0, MIT; shutdown may be NULL). Use once, at file scope. */
+#define SK_PLUGIN(name_, init_, shutdown_)                                                                         \
+    static const venom_plugin_info SK_INFO = {                                                                     \
+        VENOM_PLUGIN_INFO_INIT,                                                                                    \
+        .min_host_minor = 0,                                                                                       \
+        .kinds = VENOM_KIND_SKILLS,                                                                                \
+        .name = (name_),                                                                                           \
+        .version = "1.0.0",                                                                                        \
+        .license = "MIT",                                                                                          \
+        .init = (init_),                                                                                           \
+        .shutdown = (shutdown_),                                                                                   \
+    };                                                                                                             \
+    VENOM_EXPORT const venom_plugin_info *venom_plugin_entry(void) { return &SK_INFO; }
+
 /* Serialize res (a reference is stolen) as the call's result. */
 SK_UNUSED static int32_t sk_result(venom_ctx *call, json_t *res)
 {
@@ -348,18 +409,22 @@ SK_UNUSED static int32_t sk_read_fd(venom_ctx *call, int fd, const char *what, s
     return VENOM_OK;
 }
 
-/* Open path (through the host) for reading and check it is a regular file. */
-SK_UNUSED static int32_t sk_open_file(venom_ctx *call, const char *path)
+/* Open path (through the host) for reading, check it is a regular file and
+ * fill *st. Returns the fd (the caller closes it). */
+SK_UNUSED static int32_t sk_open_file(venom_ctx *call, const char *path, struct stat *st)
 {
     int32_t fd = SK_HOST->fs_open(call, path, VENOM_FS_READ, 0);
     if (fd < 0)
         return fd;
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        bool dir = S_ISDIR(st.st_mode);
+    int32_t rc = VENOM_OK;
+    if (fstat(fd, st) != 0)
+        rc = sk_fail(call, VENOM_E_IO, "cannot stat '%s': %s", path, strerror(errno));
+    else if (!S_ISREG(st->st_mode))
+        rc = sk_fail(call, VENOM_E_INVAL, "path '%s' is %s", path,
+                     S_ISDIR(st->st_mode) ? "a directory, not a file" : "not a regular file");
+    if (rc != VENOM_OK) {
         close(fd);
-        return sk_fail(call, VENOM_E_INVAL, "path '%s' is %s", path,
-                       dir ? "a directory, not a file" : "not a regular file");
+        return rc;
     }
     return fd;
 }
@@ -367,7 +432,8 @@ SK_UNUSED static int32_t sk_open_file(venom_ctx *call, const char *path)
 /* Read a whole text file (UTF-8, no NUL, at most max bytes). */
 SK_UNUSED static int32_t sk_read_text(venom_ctx *call, const char *path, size_t max, char **data, size_t *len)
 {
-    int32_t fd = sk_open_file(call, path);
+    struct stat st;
+    int32_t fd = sk_open_file(call, path, &st);
     if (fd < 0)
         return fd;
     int32_t rc = sk_read_fd(call, fd, path, max, data, len);

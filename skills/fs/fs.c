@@ -41,17 +41,13 @@ static const char *type_name(mode_t m)
 
 /* ------------------------------------------------------------ fs.read */
 
-static int32_t fs_read(venom_ctx *call, const char *args_json, void *data)
+static int32_t fs_read(venom_ctx *call, json_t *args)
 {
-    (void)data;
-    json_t *args = NULL;
     const char *path, *enc;
     long long offset, limit;
     char *buf = NULL;
     int32_t fd = -1;
-    int32_t rc = sk_args(call, args_json, &args);
-    if (rc == VENOM_OK)
-        rc = sk_req_str(call, args, "path", &path);
+    int32_t rc = sk_req_str(call, args, "path", &path);
     if (rc == VENOM_OK)
         rc = sk_opt_int(call, args, "offset", 0, 0, INT64_MAX, &offset);
     if (rc == VENOM_OK)
@@ -65,14 +61,10 @@ static int32_t fs_read(venom_ctx *call, const char *args_json, void *data)
         rc = sk_fail(call, VENOM_E_INVAL, "argument 'encoding' must be \"utf-8\" or \"base64\", got \"%s\"", enc);
         goto out;
     }
-    fd = sk_open_file(call, path);
+    struct stat st;
+    fd = sk_open_file(call, path, &st);
     if (fd < 0) {
         rc = fd;
-        goto out;
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        rc = sk_fail(call, VENOM_E_IO, "cannot stat '%s': %s", path, strerror(errno));
         goto out;
     }
     buf = malloc((size_t)limit + 1);
@@ -128,21 +120,16 @@ out:
     if (fd >= 0)
         close(fd);
     free(buf);
-    json_decref(args);
     return rc;
 }
 
 /* ------------------------------------------------------------ fs.write */
 
-static int32_t fs_write(venom_ctx *call, const char *args_json, void *data)
+static int32_t fs_write(venom_ctx *call, json_t *args)
 {
-    (void)data;
-    json_t *args = NULL;
     const char *path, *content;
     bool append, mkdirs;
-    int32_t rc = sk_args(call, args_json, &args);
-    if (rc == VENOM_OK)
-        rc = sk_req_str(call, args, "path", &path);
+    int32_t rc = sk_req_str(call, args, "path", &path);
     if (rc == VENOM_OK)
         rc = sk_req_str(call, args, "content", &content);
     if (rc == VENOM_OK)
@@ -156,7 +143,6 @@ static int32_t fs_write(venom_ctx *call, const char *args_json, void *data)
     if (rc == VENOM_OK)
         rc = sk_result(call, json_pack("{s:s,s:I}", "path", path, "bytes", (json_int_t)len));
 out:
-    json_decref(args);
     return rc;
 }
 
@@ -236,69 +222,85 @@ static char *join_rel(const char *prefix, const char *name)
     return s;
 }
 
-/* ------------------------------------------------------------ fs.list */
-
-typedef struct list_state {
+/* A directory walk (fs.list, fs.search): walk_dir visits the entries of a
+ * directory fd in name order, never following a symlink. */
+typedef struct walker walker;
+struct walker {
     venom_ctx *call;
-    json_t *entries;
-    size_t max;
-    bool recursive;
-    bool truncated;
-} list_state;
+    bool stop;            /* set to end the whole walk */
+    bool skip_unreadable; /* an unlistable subdirectory is skipped, not an error */
+    /* Before each entry: VENOM_OK (or set stop), or an error that ends the walk. */
+    int32_t (*next)(walker *w);
+    /* One entry: its name in dfd, its path for results, its lstat. */
+    int32_t (*visit)(walker *w, int dfd, const char *name, const char *rel, const struct stat *st, int depth);
+};
 
-static int32_t list_dir(list_state *ls, int dfd, const char *prefix, const char *shown, int depth)
+static int32_t walk_dir(walker *w, int dfd, const char *prefix, const char *shown, int depth)
 {
     char **names = NULL;
     size_t n = 0;
-    int32_t rc = dir_names(ls->call, dfd, shown, &names, &n);
+    int32_t rc = dir_names(w->call, dfd, shown, &names, &n);
     if (rc != VENOM_OK)
-        return rc;
-    for (size_t i = 0; i < n && rc == VENOM_OK; i++) {
-        if (json_array_size(ls->entries) >= ls->max) {
-            ls->truncated = true;
+        return depth > 0 && w->skip_unreadable ? VENOM_OK : rc;
+    for (size_t i = 0; i < n && rc == VENOM_OK && !w->stop; i++) {
+        if ((rc = w->next(w)) != VENOM_OK || w->stop)
             break;
-        }
-        if (SK_HOST->cancelled(ls->call)) {
-            rc = sk_fail(ls->call, VENOM_E_CANCELLED, "fs.list was cancelled");
-            break;
-        }
         struct stat st;
         if (fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) != 0)
             continue; /* vanished meanwhile */
         char *rel = join_rel(prefix, names[i]);
-        json_t *e = rel ? json_pack("{s:s,s:s,s:I}", "name", rel, "type", type_name(st.st_mode), "size",
-                                    (json_int_t)st.st_size)
-                        : NULL;
-        if (!e || json_array_append_new(ls->entries, e) != 0) {
-            free(rel);
-            rc = sk_fail(ls->call, VENOM_E_NOMEM, "out of memory");
-            break;
-        }
-        if (ls->recursive && S_ISDIR(st.st_mode) && depth < FS_MAX_DEPTH) {
-            int sub = openat(dfd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            if (sub >= 0) {
-                rc = list_dir(ls, sub, rel, rel, depth + 1);
-                close(sub);
-            }
-        }
+        rc = rel ? w->visit(w, dfd, names[i], rel, &st, depth) : sk_fail(w->call, VENOM_E_NOMEM, "out of memory");
         free(rel);
     }
     free_names(names, n);
     return rc;
 }
 
-static int32_t fs_list(venom_ctx *call, const char *args_json, void *data)
+/* ------------------------------------------------------------ fs.list */
+
+typedef struct list_state {
+    walker w; /* first: a walker * is a list_state * */
+    json_t *entries;
+    size_t max;
+    bool recursive;
+    bool truncated;
+} list_state;
+
+static int32_t list_next(walker *w)
 {
-    (void)data;
-    json_t *args = NULL;
+    list_state *ls = (list_state *)w;
+    if (json_array_size(ls->entries) >= ls->max)
+        ls->truncated = w->stop = true;
+    else if (SK_HOST->cancelled(w->call))
+        return sk_fail(w->call, VENOM_E_CANCELLED, "fs.list was cancelled");
+    return VENOM_OK;
+}
+
+static int32_t list_visit(walker *w, int dfd, const char *name, const char *rel, const struct stat *st, int depth)
+{
+    list_state *ls = (list_state *)w;
+    json_t *e =
+        json_pack("{s:s,s:s,s:I}", "name", rel, "type", type_name(st->st_mode), "size", (json_int_t)st->st_size);
+    if (!e || json_array_append_new(ls->entries, e) != 0)
+        return sk_fail(w->call, VENOM_E_NOMEM, "out of memory");
+    if (!ls->recursive || !S_ISDIR(st->st_mode) || depth >= FS_MAX_DEPTH)
+        return VENOM_OK;
+    int sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (sub < 0)
+        return VENOM_OK;
+    int32_t rc = walk_dir(w, sub, rel, rel, depth + 1);
+    close(sub);
+    return rc;
+}
+
+static int32_t fs_list(venom_ctx *call, json_t *args)
+{
     const char *path;
     bool recursive;
     long long max;
     int32_t fd = -1;
-    list_state ls = {.call = call};
-    int32_t rc = sk_args(call, args_json, &args);
-    if (rc == VENOM_OK)
-        rc = sk_opt_str(call, args, "path", &path);
+    list_state ls = {.w = {.call = call, .next = list_next, .visit = list_visit}};
+    int32_t rc = sk_opt_str(call, args, "path", &path);
     if (rc == VENOM_OK)
         rc = sk_opt_bool(call, args, "recursive", false, &recursive);
     if (rc == VENOM_OK)
@@ -319,7 +321,7 @@ static int32_t fs_list(venom_ctx *call, const char *args_json, void *data)
         rc = sk_fail(call, VENOM_E_NOMEM, "out of memory");
         goto out;
     }
-    rc = list_dir(&ls, fd, "", path, 0);
+    rc = walk_dir(&ls.w, fd, "", path, 0);
     if (rc == VENOM_OK) {
         rc = sk_result(call, json_pack("{s:O,s:b}", "entries", ls.entries, "truncated", ls.truncated));
     }
@@ -327,22 +329,17 @@ out:
     json_decref(ls.entries);
     if (fd >= 0)
         close(fd);
-    json_decref(args);
     return rc;
 }
 
 /* ------------------------------------------------------------ fs.stat */
 
-static int32_t fs_stat(venom_ctx *call, const char *args_json, void *data)
+static int32_t fs_stat(venom_ctx *call, json_t *args)
 {
-    (void)data;
-    json_t *args = NULL;
     const char *path;
     char *dir = NULL, *base = NULL;
     int32_t dfd = -1;
-    int32_t rc = sk_args(call, args_json, &args);
-    if (rc == VENOM_OK)
-        rc = sk_req_str(call, args, "path", &path);
+    int32_t rc = sk_req_str(call, args, "path", &path);
     if (rc != VENOM_OK)
         goto out;
     if (!*path) {
@@ -382,14 +379,13 @@ out:
         close(dfd);
     free(dir);
     free(base);
-    json_decref(args);
     return rc;
 }
 
 /* ------------------------------------------------------------ fs.search */
 
 typedef struct search_state {
-    venom_ctx *call;
+    walker w; /* first: a walker * is a search_state * */
     const char *pattern;
     bool use_regex;
     bool icase;
@@ -399,7 +395,6 @@ typedef struct search_state {
     size_t files;
     json_t *matches;
     bool truncated;
-    bool stop;
 } search_state;
 
 static bool line_matches(search_state *ss, const char *line)
@@ -417,7 +412,7 @@ static int32_t search_fd(search_state *ss, int fd, const char *shown)
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > ss->max_file_bytes)
         return VENOM_OK;
-    if (sk_read_fd(ss->call, fd, shown, ss->max_file_bytes, &text, &len) != VENOM_OK)
+    if (sk_read_fd(ss->w.call, fd, shown, ss->max_file_bytes, &text, &len) != VENOM_OK)
         return VENOM_OK; /* unreadable or grew past the limit: skipped */
     ss->files++;
     if (memchr(text, '\0', len) || !sk_utf8_valid(text, len, NULL)) {
@@ -426,7 +421,7 @@ static int32_t search_fd(search_state *ss, int fd, const char *shown)
     }
     int32_t rc = VENOM_OK;
     size_t lineno = 0;
-    for (char *p = text; p < text + len && !ss->stop;) {
+    for (char *p = text; p < text + len && !ss->w.stop;) {
         char *nl = memchr(p, '\n', (size_t)(text + len - p));
         char *end = nl ? nl : text + len;
         *end = '\0';
@@ -434,7 +429,7 @@ static int32_t search_fd(search_state *ss, int fd, const char *shown)
         if (line_matches(ss, p)) {
             if (json_array_size(ss->matches) >= ss->max_results) {
                 ss->truncated = true;
-                ss->stop = true;
+                ss->w.stop = true;
                 break;
             }
             size_t l = (size_t)(end - p);
@@ -444,7 +439,7 @@ static int32_t search_fd(search_state *ss, int fd, const char *shown)
                 l = sk_utf8_trim(p, FS_LINE_MAX);
             json_t *m = json_pack("{s:s,s:I,s:s%}", "file", shown, "line", (json_int_t)lineno, "text", p, l);
             if (!m || json_array_append_new(ss->matches, m) != 0) {
-                rc = sk_fail(ss->call, VENOM_E_NOMEM, "out of memory");
+                rc = sk_fail(ss->w.call, VENOM_E_NOMEM, "out of memory");
                 break;
             }
         }
@@ -454,64 +449,46 @@ static int32_t search_fd(search_state *ss, int fd, const char *shown)
     return rc;
 }
 
-static int32_t search_dir(search_state *ss, int dfd, const char *prefix, int depth)
+static int32_t search_next(walker *w)
 {
-    char **names = NULL;
-    size_t n = 0;
-    int32_t rc = dir_names(ss->call, dfd, *prefix ? prefix : ".", &names, &n);
-    if (rc != VENOM_OK)
-        return depth == 0 ? rc : VENOM_OK; /* an unreadable subdirectory is skipped */
-    for (size_t i = 0; i < n && rc == VENOM_OK && !ss->stop; i++) {
-        if (SK_HOST->cancelled(ss->call)) {
-            rc = sk_fail(ss->call, VENOM_E_CANCELLED, "fs.search was cancelled");
-            break;
-        }
-        if (ss->files >= FS_SEARCH_MAX_FILES) {
-            ss->truncated = true;
-            ss->stop = true;
-            break;
-        }
-        struct stat st;
-        if (fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) != 0)
-            continue;
-        if (S_ISDIR(st.st_mode) && strcmp(names[i], ".git") == 0)
-            continue;
-        if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
-            continue; /* symlinks, devices, FIFOs: never followed or opened */
-        if (S_ISREG(st.st_mode) && (size_t)st.st_size > ss->max_file_bytes)
-            continue;
-        char *rel = join_rel(prefix, names[i]);
-        if (!rel) {
-            rc = sk_fail(ss->call, VENOM_E_NOMEM, "out of memory");
-            break;
-        }
-        int fd = openat(dfd, names[i],
-                        (S_ISDIR(st.st_mode) ? O_DIRECTORY : O_NONBLOCK) | O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd >= 0) {
-            if (S_ISDIR(st.st_mode))
-                rc = depth < FS_MAX_DEPTH ? search_dir(ss, fd, rel, depth + 1) : VENOM_OK;
-            else
-                rc = search_fd(ss, fd, rel);
-            close(fd);
-        }
-        free(rel);
-    }
-    free_names(names, n);
+    search_state *ss = (search_state *)w;
+    if (SK_HOST->cancelled(w->call))
+        return sk_fail(w->call, VENOM_E_CANCELLED, "fs.search was cancelled");
+    if (ss->files >= FS_SEARCH_MAX_FILES)
+        ss->truncated = w->stop = true;
+    return VENOM_OK;
+}
+
+static int32_t search_visit(walker *w, int dfd, const char *name, const char *rel, const struct stat *st, int depth)
+{
+    search_state *ss = (search_state *)w;
+    bool dir = S_ISDIR(st->st_mode);
+    if (dir && strcmp(name, ".git") == 0)
+        return VENOM_OK;
+    if (!dir && !S_ISREG(st->st_mode))
+        return VENOM_OK; /* symlinks, devices, FIFOs: never followed or opened */
+    if (!dir && (size_t)st->st_size > ss->max_file_bytes)
+        return VENOM_OK;
+    int fd = openat(dfd, name, (dir ? O_DIRECTORY : O_NONBLOCK) | O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return VENOM_OK;
+    int32_t rc = VENOM_OK;
+    if (!dir)
+        rc = search_fd(ss, fd, rel);
+    else if (depth < FS_MAX_DEPTH)
+        rc = walk_dir(w, fd, rel, rel, depth + 1);
+    close(fd);
     return rc;
 }
 
-static int32_t fs_search(venom_ctx *call, const char *args_json, void *data)
+static int32_t fs_search(venom_ctx *call, json_t *args)
 {
-    (void)data;
-    json_t *args = NULL;
     const char *path;
     long long max_results, max_file_bytes;
     int32_t fd = -1;
     bool compiled = false;
-    search_state ss = {.call = call};
-    int32_t rc = sk_args(call, args_json, &args);
-    if (rc == VENOM_OK)
-        rc = sk_opt_str(call, args, "path", &path);
+    search_state ss = {.w = {.call = call, .skip_unreadable = true, .next = search_next, .visit = search_visit}};
+    int32_t rc = sk_opt_str(call, args, "path", &path);
     if (rc == VENOM_OK)
         rc = sk_req_str(call, args, "pattern", &ss.pattern);
     if (rc == VENOM_OK)
@@ -569,7 +546,8 @@ static int32_t fs_search(venom_ctx *call, const char *args_json, void *data)
         free(base);
         if (prefix && *prefix && prefix[strlen(prefix) - 1] == '/')
             prefix[strlen(prefix) - 1] = '\0';
-        rc = prefix ? search_dir(&ss, fd, prefix, 0) : sk_fail(call, VENOM_E_NOMEM, "out of memory");
+        rc = prefix ? walk_dir(&ss.w, fd, prefix, *prefix ? prefix : ".", 0)
+                    : sk_fail(call, VENOM_E_NOMEM, "out of memory");
         free(prefix);
     } else {
         if (st.st_size > max_file_bytes) {
@@ -588,7 +566,6 @@ out:
     json_decref(ss.matches);
     if (fd >= 0)
         close(fd);
-    json_decref(args);
     return rc;
 }
 
@@ -596,39 +573,12 @@ out:
 
 static int32_t fs_init(const venom_host_api *host, venom_ctx *ctx, void **state)
 {
-    (void)state;
-    if (!VENOM_HOST_HAS(host, fs_open) || !VENOM_HOST_HAS(host, cancelled)) {
-        if (VENOM_HOST_HAS(host, set_error))
-            host->set_error(ctx, "the fs pack needs a host with fs_open (venom ABI 1.0)");
-        return VENOM_E_UNSUPPORTED;
-    }
-    SK_HOST = host;
-    static const struct {
-        const char *name;
-        venom_skill_fn fn;
-    } skills[] = {
+    static const sk_skill skills[] = {
         {"read", fs_read}, {"write", fs_write}, {"list", fs_list}, {"stat", fs_stat}, {"search", fs_search},
     };
-    for (size_t i = 0; i < sizeof skills / sizeof skills[0]; i++) {
-        venom_skill_desc d = {.struct_size = sizeof d, .name = skills[i].name, .call = skills[i].fn};
-        int32_t rc = host->register_skill(ctx, &d);
-        if (rc != VENOM_OK)
-            return rc;
-    }
-    return VENOM_OK;
+    (void)state;
+    return sk_init(host, ctx, VENOM_HOST_HAS(host, fs_open) && VENOM_HOST_HAS(host, cancelled),
+                   "the fs pack needs a host with fs_open (venom ABI 1.0)", skills, sizeof skills / sizeof skills[0]);
 }
 
-static const venom_plugin_info INFO = {
-    VENOM_PLUGIN_INFO_INIT,
-    .min_host_minor = 0,
-    .kinds = VENOM_KIND_SKILLS,
-    .name = "fs",
-    .version = "1.0.0",
-    .license = "MIT",
-    .init = fs_init,
-};
-
-VENOM_EXPORT const venom_plugin_info *venom_plugin_entry(void)
-{
-    return &INFO;
-}
+SK_PLUGIN("fs", fs_init, NULL)

@@ -189,14 +189,11 @@ static int32_t walk(venom_ctx *call, json_t *doc, const char *pointer, bool for_
 
 /* ------------------------------------------------------------ skills */
 
-static int32_t json_get(venom_ctx *call, const char *args_json, void *data)
+static int32_t json_get(venom_ctx *call, json_t *args)
 {
-    (void)data;
-    json_t *args = NULL, *doc = NULL, *v = NULL;
+    json_t *doc = NULL, *v = NULL;
     const char *path = NULL, *pointer;
-    int32_t rc = sk_args(call, args_json, &args);
-    if (rc == VENOM_OK)
-        rc = sk_req_str(call, args, "pointer", &pointer);
+    int32_t rc = sk_req_str(call, args, "pointer", &pointer);
     if (rc == VENOM_OK)
         rc = load_document(call, args, &doc, &path);
     if (rc == VENOM_OK)
@@ -204,20 +201,16 @@ static int32_t json_get(venom_ctx *call, const char *args_json, void *data)
     if (rc == VENOM_OK)
         rc = sk_result(call, json_pack("{s:O}", "value", v));
     json_decref(doc);
-    json_decref(args);
     return rc;
 }
 
-static int32_t json_set(venom_ctx *call, const char *args_json, void *data)
+static int32_t json_set(venom_ctx *call, json_t *args)
 {
-    (void)data;
-    json_t *args = NULL, *doc = NULL, *parent = NULL;
+    json_t *doc = NULL, *parent = NULL;
     char *last = NULL, *text = NULL;
     const char *path = NULL, *pointer;
-    int32_t rc = sk_args(call, args_json, &args);
     json_t *value = json_object_get(args, "value");
-    if (rc == VENOM_OK)
-        rc = sk_req_str(call, args, "pointer", &pointer);
+    int32_t rc = sk_req_str(call, args, "pointer", &pointer);
     if (rc == VENOM_OK && !value)
         rc = sk_fail(call, VENOM_E_INVAL, "argument 'value' is required (any JSON value)");
     if (rc == VENOM_OK)
@@ -271,19 +264,17 @@ out:
     free(text);
     free(last);
     json_decref(doc);
-    json_decref(args);
     return rc;
 }
 
-static int32_t json_validate(venom_ctx *call, const char *args_json, void *data)
+static int32_t json_validate(venom_ctx *call, json_t *args)
 {
-    (void)data;
-    json_t *args = NULL, *doc = NULL, *errs = NULL;
+    json_t *doc = NULL, *errs = NULL;
     char *schema_text = NULL, *doc_text = NULL, *errors = NULL;
     const char *path = NULL;
-    int32_t rc = sk_args(call, args_json, &args);
+    int32_t rc = VENOM_OK;
     const json_t *schema = json_object_get(args, "schema");
-    if (rc == VENOM_OK && !json_is_object(schema) && !json_is_boolean(schema))
+    if (!json_is_object(schema) && !json_is_boolean(schema))
         rc = sk_fail(call, VENOM_E_INVAL, "argument 'schema' must be a JSON Schema (an object or a boolean)");
     if (rc == VENOM_OK)
         rc = load_document(call, args, &doc, &path);
@@ -323,7 +314,6 @@ out:
     free(schema_text);
     free(doc_text);
     json_decref(doc);
-    json_decref(args);
     return rc;
 }
 
@@ -331,37 +321,11 @@ out:
 
 static int32_t json_init(const venom_host_api *host, venom_ctx *ctx, void **state)
 {
+    static const sk_skill skills[] = {{"get", json_get}, {"set", json_set}, {"validate", json_validate}};
     (void)state;
-    if (!VENOM_HOST_HAS(host, fs_open) || !VENOM_HOST_HAS(host, json_validate)) {
-        if (VENOM_HOST_HAS(host, set_error))
-            host->set_error(ctx, "the json pack needs a host with fs_open and json_validate (venom ABI 1.0)");
-        return VENOM_E_UNSUPPORTED;
-    }
-    SK_HOST = host;
-    static const struct {
-        const char *name;
-        venom_skill_fn fn;
-    } skills[] = {{"get", json_get}, {"set", json_set}, {"validate", json_validate}};
-    for (size_t i = 0; i < sizeof skills / sizeof skills[0]; i++) {
-        venom_skill_desc d = {.struct_size = sizeof d, .name = skills[i].name, .call = skills[i].fn};
-        int32_t rc = host->register_skill(ctx, &d);
-        if (rc != VENOM_OK)
-            return rc;
-    }
-    return VENOM_OK;
+    return sk_init(host, ctx, VENOM_HOST_HAS(host, fs_open) && VENOM_HOST_HAS(host, json_validate),
+                   "the json pack needs a host with fs_open and json_validate (venom ABI 1.0)", skills,
+                   sizeof skills / sizeof skills[0]);
 }
 
-static const venom_plugin_info INFO = {
-    VENOM_PLUGIN_INFO_INIT,
-    .min_host_minor = 0,
-    .kinds = VENOM_KIND_SKILLS,
-    .name = "json",
-    .version = "1.0.0",
-    .license = "MIT",
-    .init = json_init,
-};
-
-VENOM_EXPORT const venom_plugin_info *venom_plugin_entry(void)
-{
-    return &INFO;
-}
+SK_PLUGIN("json", json_init, NULL)

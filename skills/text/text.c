@@ -59,16 +59,12 @@ static size_t char_len(const char *s)
 
 /* ------------------------------------------------------------ count */
 
-static int32_t text_count(venom_ctx *call, const char *args_json, void *data)
+static int32_t text_count(venom_ctx *call, json_t *args)
 {
-    (void)data;
-    json_t *args = NULL;
     char *text = NULL;
     size_t len = 0;
     const char *path = NULL;
-    int32_t rc = sk_args(call, args_json, &args);
-    if (rc == VENOM_OK)
-        rc = sk_text_or_path(call, args, &text, &len, &path);
+    int32_t rc = sk_text_or_path(call, args, &text, &len, &path);
     if (rc != VENOM_OK)
         goto out;
     size_t lines = 0, words = 0;
@@ -88,7 +84,6 @@ static int32_t text_count(venom_ctx *call, const char *args_json, void *data)
                                    "bytes", (json_int_t)len, "chars", (json_int_t)sk_utf8_count(text, len)));
 out:
     free(text);
-    json_decref(args);
     return rc;
 }
 
@@ -139,10 +134,8 @@ static bool put_replacement(out_buf *o, const char *rep, const char *subject, co
     return true;
 }
 
-static int32_t text_replace(venom_ctx *call, const char *args_json, void *data)
+static int32_t text_replace(venom_ctx *call, json_t *args)
 {
-    (void)data;
-    json_t *args = NULL;
     char *text = NULL;
     size_t len = 0;
     const char *path = NULL, *find, *rep;
@@ -151,9 +144,7 @@ static int32_t text_replace(venom_ctx *call, const char *args_json, void *data)
     out_buf o = {0};
     size_t count = 0;
     locale_t old = enter_utf8();
-    int32_t rc = sk_args(call, args_json, &args);
-    if (rc == VENOM_OK)
-        rc = sk_req_str(call, args, "find", &find);
+    int32_t rc = sk_req_str(call, args, "find", &find);
     if (rc == VENOM_OK)
         rc = sk_req_str(call, args, "replace", &rep);
     if (rc == VENOM_OK)
@@ -233,17 +224,15 @@ out:
         regfree(&re);
     free(o.p);
     free(text);
-    json_decref(args);
     leave_utf8(old);
     return rc;
 }
 
 /* ------------------------------------------------------------ match */
 
-static int32_t text_match(venom_ctx *call, const char *args_json, void *data)
+static int32_t text_match(venom_ctx *call, json_t *args)
 {
-    (void)data;
-    json_t *args = NULL, *matches = NULL;
+    json_t *matches = NULL;
     char *text = NULL;
     size_t len = 0;
     const char *path = NULL, *pattern;
@@ -251,9 +240,7 @@ static int32_t text_match(venom_ctx *call, const char *args_json, void *data)
     long long max;
     regex_t re;
     locale_t old = enter_utf8();
-    int32_t rc = sk_args(call, args_json, &args);
-    if (rc == VENOM_OK)
-        rc = sk_req_str(call, args, "pattern", &pattern);
+    int32_t rc = sk_req_str(call, args, "pattern", &pattern);
     if (rc == VENOM_OK)
         rc = sk_opt_bool(call, args, "all", true, &all);
     if (rc == VENOM_OK)
@@ -324,7 +311,6 @@ out:
         regfree(&re);
     json_decref(matches);
     free(text);
-    json_decref(args);
     leave_utf8(old);
     return rc;
 }
@@ -363,15 +349,11 @@ static int32_t pick_lines(venom_ctx *call, const char *text, size_t len, size_t 
  * after a newline when the file is longer. */
 static int32_t read_tail(venom_ctx *call, const char *path, char **data, size_t *len)
 {
-    int32_t fd = sk_open_file(call, path);
+    struct stat st;
+    int32_t fd = sk_open_file(call, path, &st);
     if (fd < 0)
         return fd;
-    struct stat st;
     int32_t rc = VENOM_OK;
-    if (fstat(fd, &st) != 0) {
-        rc = sk_fail(call, VENOM_E_IO, "cannot stat '%s': %s", path, strerror(errno));
-        goto out;
-    }
     off_t start = st.st_size > (off_t)SK_MAX_FILE ? st.st_size - (off_t)SK_MAX_FILE : 0;
     if (lseek(fd, start, SEEK_SET) < 0) {
         rc = sk_fail(call, VENOM_E_IO, "cannot seek in '%s': %s", path, strerror(errno));
@@ -399,7 +381,8 @@ out:
 /* The first lines of a file, read only as far as needed. */
 static int32_t read_head(venom_ctx *call, const char *path, size_t n, char **data, size_t *len)
 {
-    int32_t fd = sk_open_file(call, path);
+    struct stat st;
+    int32_t fd = sk_open_file(call, path, &st);
     if (fd < 0)
         return fd;
     size_t cap = 64 * 1024, used = 0, lines = 0;
@@ -455,16 +438,14 @@ out:
     return rc;
 }
 
-static int32_t head_tail(venom_ctx *call, const char *args_json, bool head)
+static int32_t head_tail(venom_ctx *call, json_t *args, bool head)
 {
-    json_t *args = NULL, *arr = NULL;
+    json_t *arr = NULL;
     char *text = NULL;
     size_t len = 0;
     const char *path = NULL, *t = NULL;
     long long n;
-    int32_t rc = sk_args(call, args_json, &args);
-    if (rc == VENOM_OK)
-        rc = sk_opt_int(call, args, "lines", 10, 0, 100000, &n);
+    int32_t rc = sk_opt_int(call, args, "lines", 10, 0, 100000, &n);
     if (rc == VENOM_OK)
         rc = sk_opt_str(call, args, "path", &path);
     if (rc == VENOM_OK)
@@ -486,46 +467,33 @@ static int32_t head_tail(venom_ctx *call, const char *args_json, bool head)
 out:
     json_decref(arr);
     free(text);
-    json_decref(args);
     return rc;
 }
 
-static int32_t text_head(venom_ctx *call, const char *args_json, void *data)
+static int32_t text_head(venom_ctx *call, json_t *args)
 {
-    (void)data;
-    return head_tail(call, args_json, true);
+    return head_tail(call, args, true);
 }
 
-static int32_t text_tail(venom_ctx *call, const char *args_json, void *data)
+static int32_t text_tail(venom_ctx *call, json_t *args)
 {
-    (void)data;
-    return head_tail(call, args_json, false);
+    return head_tail(call, args, false);
 }
 
 /* ------------------------------------------------------------ plugin */
 
 static int32_t text_init(const venom_host_api *host, venom_ctx *ctx, void **state)
 {
-    (void)state;
-    if (!VENOM_HOST_HAS(host, fs_open)) {
-        if (VENOM_HOST_HAS(host, set_error))
-            host->set_error(ctx, "the text pack needs a host with fs_open (venom ABI 1.0)");
-        return VENOM_E_UNSUPPORTED;
-    }
-    SK_HOST = host;
-    static const struct {
-        const char *name;
-        venom_skill_fn fn;
-    } skills[] = {
+    static const sk_skill skills[] = {
         {"count", text_count}, {"replace", text_replace}, {"match", text_match},
         {"head", text_head},   {"tail", text_tail},
     };
-    for (size_t i = 0; i < sizeof skills / sizeof skills[0]; i++) {
-        venom_skill_desc d = {.struct_size = sizeof d, .name = skills[i].name, .call = skills[i].fn};
-        int32_t rc = host->register_skill(ctx, &d);
-        if (rc != VENOM_OK)
-            return rc;
-    }
+    (void)state;
+    int32_t rc = sk_init(host, ctx, VENOM_HOST_HAS(host, fs_open),
+                         "the text pack needs a host with fs_open (venom ABI 1.0)", skills,
+                         sizeof skills / sizeof skills[0]);
+    if (rc != VENOM_OK)
+        return rc;
     utf8_locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
     if (!utf8_locale)
         utf8_locale = newlocale(LC_CTYPE_MASK, "en_US.UTF-8", (locale_t)0);
@@ -540,18 +508,4 @@ static void text_shutdown(void *state)
     utf8_locale = (locale_t)0;
 }
 
-static const venom_plugin_info INFO = {
-    VENOM_PLUGIN_INFO_INIT,
-    .min_host_minor = 0,
-    .kinds = VENOM_KIND_SKILLS,
-    .name = "text",
-    .version = "1.0.0",
-    .license = "MIT",
-    .init = text_init,
-    .shutdown = text_shutdown,
-};
-
-VENOM_EXPORT const venom_plugin_info *venom_plugin_entry(void)
-{
-    return &INFO;
-}
+SK_PLUGIN("text", text_init, text_shutdown)
