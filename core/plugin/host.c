@@ -140,8 +140,11 @@ static int32_t h_set_result(venom_ctx *ctx, const char *json, size_t len)
         mem_free(m);
         return VENOM_E_INVAL;
     }
-    json_decref(ctx->result);
+    pthread_mutex_lock(&ctx->lock);
+    json_t *old = ctx->result;
     ctx->result = v;
+    pthread_mutex_unlock(&ctx->lock);
+    json_decref(old);
     return VENOM_OK;
 }
 

@@ -33,7 +33,7 @@ struct venom_ctx {
     const char *who;          /* pack name for messages, borrowed */
     struct plugin *plugin;    /* owning plugin (plugin ctx), may be NULL for calls */
     atomic_bool in_init;      /* plugin ctx: init is running */
-    pthread_mutex_t lock;     /* guards error */
+    pthread_mutex_t lock;     /* guards error and result */
     char *error;              /* last set_error message (mem_alloc'd) */
     /* call ctx only */
     json_t *result;           /* set by set_result */

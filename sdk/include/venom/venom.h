@@ -201,7 +201,7 @@ typedef struct venom_host_api {
     /* Register a model provider. Same rules as register_skill. */
     int32_t (*register_provider)(venom_ctx *ctx, const venom_provider_desc *desc);
 
-    /* -- call helpers (call ctx, the call's own thread) ------------------ */
+    /* -- call helpers (call ctx; any thread while the call runs, except as noted) */
     /* Set the call's result: len bytes of JSON text (len may be (size_t)-1
      * for a NUL-terminated string). Copied; the last call wins.
      * VENOM_E_INVAL if it is not valid JSON, VENOM_E_TOOBIG over the limit. */
@@ -222,7 +222,7 @@ typedef struct venom_host_api {
     int32_t (*json_validate)(venom_ctx *ctx, const char *schema_json, const char *instance_json,
                              char **errors);
 
-    /* -- confined resources (call ctx) ----------------------------------- */
+    /* -- confined resources (call ctx; any thread while the call runs) ---- */
     /* Open a path for the call under its permissions. Relative paths are
      * resolved against the run's workdir and may not escape it (no "..",
      * no symlink pointing out); absolute paths must lie under a path the
