@@ -92,6 +92,20 @@ static int not_found(cli *c, registry *r, const char *name)
     return CLI_EXIT_USAGE;
 }
 
+/* The named skill, or an exit code after printing why not (-1 when found). */
+static int lookup(cli *c, const char *name, const char *usage, registry **r, const reg_skill **s)
+{
+    if (!name) {
+        cli_error(c, "%s", usage);
+        return CLI_EXIT_USAGE;
+    }
+    *r = cli_registry(c);
+    if (!*r)
+        return CLI_EXIT_INTERNAL;
+    *s = registry_find(*r, name);
+    return *s ? -1 : not_found(c, *r, name);
+}
+
 static int skill_list(cli *c, int argc, char **argv)
 {
     bool json = false;
@@ -151,16 +165,11 @@ static int skill_info(cli *c, int argc, char **argv)
         } else
             name = argv[i];
     }
-    if (!name) {
-        cli_error(c, "skill info: which skill? usage: venom skill info NAME [--json]");
-        return CLI_EXIT_USAGE;
-    }
-    registry *r = cli_registry(c);
-    if (!r)
-        return CLI_EXIT_INTERNAL;
-    const reg_skill *s = registry_find(r, name);
-    if (!s)
-        return not_found(c, r, name);
+    registry *r;
+    const reg_skill *s;
+    int ec = lookup(c, name, "skill info: which skill? usage: venom skill info NAME [--json]", &r, &s);
+    if (ec >= 0)
+        return ec;
     if (reg_skill_typed(s)) {
         char *err = NULL; /* typed skills: derive the argument schema from the C signature */
         if (registry_load(r, s, &err) < 0) {
@@ -327,16 +336,12 @@ static int skill_run(cli *c, int argc, char **argv)
         else if (first_kv == argc)
             first_kv = i;
     }
-    if (!name) {
-        cli_error(c, "skill run: which skill? usage: venom skill run NAME [key=value...] [--args-json '{...}']");
-        return CLI_EXIT_USAGE;
-    }
-    registry *r = cli_registry(c);
-    if (!r)
-        return CLI_EXIT_INTERNAL;
-    const reg_skill *s = registry_find(r, name);
-    if (!s)
-        return not_found(c, r, name);
+    registry *r;
+    const reg_skill *s;
+    int ec = lookup(c, name, "skill run: which skill? usage: venom skill run NAME [key=value...] [--args-json '{...}']",
+                    &r, &s);
+    if (ec >= 0)
+        return ec;
 
     int rc = CLI_EXIT_USAGE;
     char *err = NULL;
