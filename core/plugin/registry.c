@@ -70,7 +70,7 @@ static int cmp_skill(const void *a, const void *b)
 }
 
 /* Read one pack directory: a manifest, or nothing (not a pack). */
-static int scan_pack(registry *r, const char *label, const char *packdir, size_t level)
+static int scan_pack(registry *r, const char *label, const char *packdir)
 {
     char *path = NULL, *err = NULL;
     manifest *m = NULL;
@@ -93,7 +93,6 @@ static int scan_pack(registry *r, const char *label, const char *packdir, size_t
                                            m->path, m->name, prev->m->path, m->name));
         goto out;
     }
-    (void)level;
     reg_pack *p = mem_calloc(1, sizeof *p);
     reg_pack **v = p ? mem_realloc(r->packs, (r->n_packs + 1) * sizeof *v) : NULL;
     if (!v) {
@@ -162,7 +161,7 @@ static int scan_dir(registry *r, size_t level)
         if (!packdir)
             rc = -ENOMEM;
         else if (stat(packdir, &st) == 0 && S_ISDIR(st.st_mode))
-            rc = scan_pack(r, dir, packdir, level);
+            rc = scan_pack(r, dir, packdir);
         mem_free(packdir);
     }
     for (size_t i = 0; i < n; i++)
