@@ -50,11 +50,11 @@ configure_build() { # DIR [cmake args...]
 demo() {
   say "building (build/)"
   configure_build build
-  local venom=$ROOT/build/out/bin/venom work
-  work=$(mktemp -d)
-  export VENOM_HOME="$work/.venom"
-  trap 'rm -rf "$work"' EXIT
-  cd "$work"
+  local venom=$ROOT/build/out/bin/venom
+  DEMO_DIR=$(mktemp -d)
+  export VENOM_HOME="$DEMO_DIR/.venom"
+  trap 'rm -rf "$DEMO_DIR"' EXIT
+  cd "$DEMO_DIR"
   say "venom --version"; "$venom" --version
   say "venom skill list"; "$venom" skill list
   say "venom skill run fs.write path=notes.txt content=…"

@@ -291,7 +291,9 @@ static void print_result(cli *c, const json_t *v)
         if (!*s || s[strlen(s) - 1] != '\n')
             fputc('\n', c->out);
     } else {
-        dump(c, v, JSON_INDENT(2));
+        /* 15 significant digits for people (98.6, not 98.599999999999994);
+         * --json output keeps jansson's exact round-trip form. */
+        dump(c, v, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
     }
 }
 
