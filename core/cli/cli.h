@@ -16,6 +16,7 @@
 #define CLI_EXIT_USAGE 2    /* usage, validation or configuration error */
 #define CLI_EXIT_BUDGET 3   /* a budget or limit stopped the run (later issues) */
 #define CLI_EXIT_PLUGIN 4   /* a plugin could not be loaded (ABI, init, manifest) */
+#define CLI_EXIT_SANDBOX 5  /* the sandbox a pack needs cannot be set up here */
 #define CLI_EXIT_INTERNAL 70 /* internal error (EX_SOFTWARE) */
 
 struct config;

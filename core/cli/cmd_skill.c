@@ -47,14 +47,13 @@ static const char *net_name(int n)
     return n == MANIFEST_NET_FULL ? "full" : n == MANIFEST_NET_HOSTS ? "hosts" : "none";
 }
 
-static json_t *skill_json(const reg_skill *s, bool full)
+static json_t *skill_json(const registry *r, const reg_skill *s, bool full)
 {
     const manifest *m = reg_skill_manifest(s);
     const manifest_skill *ms = reg_skill_entry(s);
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:b, s:s}", "name", reg_skill_name(s), "pack", m->name, "version",
                           m->version, "description", ms->description ? ms->description : "", "typed",
-                          reg_skill_typed(s), "isolation",
-                          m->isolation == MANIFEST_ISO_INPROCESS ? "in-process" : "sandbox");
+                          reg_skill_typed(s), "isolation", reg_skill_sandboxed(r, s) ? "sandbox" : "in-process");
     if (!o || !full)
         return o;
     json_object_set_new(o, "manifest", json_string(m->path));
@@ -125,7 +124,7 @@ static int skill_list(cli *c, int argc, char **argv)
     if (json) {
         json_t *arr = json_array(), *probs = json_array();
         for (size_t i = 0; i < n; i++)
-            json_array_append_new(arr, skill_json(registry_skill_at(r, i), false));
+            json_array_append_new(arr, skill_json(r, registry_skill_at(r, i), false));
         for (size_t i = 0; i < registry_problem_count(r); i++)
             json_array_append_new(probs, json_string(registry_problem(r, i)));
         json_t *o = json_pack("{s:o, s:o}", "skills", arr, "problems", probs);
@@ -178,7 +177,7 @@ static int skill_info(cli *c, int argc, char **argv)
             return CLI_EXIT_PLUGIN;
         }
     }
-    json_t *o = skill_json(s, true);
+    json_t *o = skill_json(r, s, true);
     if (json) {
         dump(c, o, JSON_COMPACT);
         json_decref(o);
@@ -193,8 +192,10 @@ static int skill_info(cli *c, int argc, char **argv)
     fprintf(c->out, "library:    %s\n", m->library ? m->library : "(none)");
     fprintf(c->out, "kind:       %s\n", reg_skill_typed(s) ? "typed C function (libffi)" : "plugin skill");
     fprintf(c->out, "isolation:  %s\n",
-            m->isolation == MANIFEST_ISO_INPROCESS ? "in-process"
-                                                   : "sandbox (requested; this venom has no sandbox yet and runs it in-process)");
+            !reg_skill_sandboxed(r, s) ? "in-process (trusted pack)"
+            : m->isolation == MANIFEST_ISO_INPROCESS
+                ? "sandbox (the manifest asks for in-process, but the pack is not trusted: see 'trust' in docs/config.md)"
+                : "sandbox");
     fprintf(c->out, "network:    %s\n", net_name(m->perms.network));
     for (size_t i = 0; i < m->perms.fs_read.n; i++)
         fprintf(c->out, "reads:      %s\n", m->perms.fs_read.v[i]);
@@ -305,6 +306,7 @@ static int exit_for(int rc, int32_t code)
     case REGISTRY_E_ARGS: return CLI_EXIT_USAGE;
     case REGISTRY_E_LOAD: return CLI_EXIT_PLUGIN;
     case REGISTRY_E_FAILED: return CLI_EXIT_FAILED;
+    case REGISTRY_E_SANDBOX: return CLI_EXIT_SANDBOX;
     default: return CLI_EXIT_INTERNAL;
     }
 }

@@ -53,7 +53,11 @@ struct registry *cli_registry(cli *c)
         cli_error(c, "out of memory");
         return NULL;
     }
-    registry_opts o = {.dirs = (const char *const *)dirs, .n_dirs = n};
+    registry_opts o = {.dirs = (const char *const *)dirs,
+                       .n_dirs = n,
+                       .first_party = *c->cfg->system_skills ? c->cfg->system_skills : NULL,
+                       .trusted = (const char *const *)c->cfg->trust,
+                       .n_trusted = c->cfg->n_trust};
     if (registry_new(&o, &c->reg, &err) < 0) {
         cli_error(c, "%s", err ? err : "cannot read the skill directories");
         c->reg = NULL;

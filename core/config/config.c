@@ -12,7 +12,7 @@
 #include "util/err.h"
 #include "util/suggest.h"
 
-static const char *const known_keys[] = {"color", "log_level", "skill_paths", "workdir"};
+static const char *const known_keys[] = {"color", "log_level", "skill_paths", "trust", "workdir"};
 
 int config_log_level(const char *name)
 {
@@ -81,7 +81,7 @@ static int key_error(const doc *d, const char *key, char **err)
     snprintf(ptr, sizeof ptr, "/%s", key);
     const char *best[1];
     size_t n = suggest_closest(key, known_keys, ARRAY_SIZE(known_keys), best, 1);
-    return err_set(err, -EINVAL, "%s:%d: unknown key '%s' (allowed: color, log_level, skill_paths, workdir)%s%s%s",
+    return err_set(err, -EINVAL, "%s:%d: unknown key '%s' (allowed: color, log_level, skill_paths, trust, workdir)%s%s%s",
                    doc_file(d), doc_line(d, ptr), key, n ? "; did you mean '" : "", n ? best[0] : "", n ? "'?" : "");
 }
 
@@ -90,6 +90,27 @@ static int type_error(const doc *d, const char *key, const char *expected, char 
     char ptr[300];
     snprintf(ptr, sizeof ptr, "/%s", key);
     return err_set(err, -EINVAL, "%s:%d: '%s' must be %s", doc_file(d), doc_line(d, ptr), key, expected);
+}
+
+static int str_list(const doc *d, const char *key, json_t *v, const char *what, char ***out, size_t *n, char **err)
+{
+    if (!json_is_array(v))
+        return type_error(d, key, what, err);
+    size_t i;
+    json_t *e;
+    json_array_foreach(v, i, e) {
+        if (!json_is_string(e))
+            return type_error(d, key, what, err);
+        char **nv = mem_realloc(*out, (*n + 1) * sizeof *nv);
+        if (!nv)
+            return -ENOMEM;
+        *out = nv;
+        nv[*n] = mem_strdup(json_string_value(e));
+        if (!nv[*n])
+            return -ENOMEM;
+        (*n)++;
+    }
+    return 0;
 }
 
 static int apply_file(config *c, const char *path, char **err)
@@ -130,30 +151,9 @@ static int apply_file(config *c, const char *path, char **err)
             }
             c->color = col;
         } else if (!strcmp(key, "skill_paths")) {
-            if (!json_is_array(v)) {
-                rc = type_error(d, key, "a list of directory paths", err);
-                goto out;
-            }
-            size_t i;
-            json_t *e;
-            json_array_foreach(v, i, e) {
-                if (!json_is_string(e)) {
-                    rc = type_error(d, key, "a list of directory paths (strings)", err);
-                    goto out;
-                }
-                char **nv = mem_realloc(c->skill_paths, (c->n_skill_paths + 1) * sizeof *nv);
-                if (!nv) {
-                    rc = -ENOMEM;
-                    goto out;
-                }
-                c->skill_paths = nv;
-                nv[c->n_skill_paths] = mem_strdup(json_string_value(e));
-                if (!nv[c->n_skill_paths]) {
-                    rc = -ENOMEM;
-                    goto out;
-                }
-                c->n_skill_paths++;
-            }
+            rc = str_list(d, key, v, "a list of directory paths", &c->skill_paths, &c->n_skill_paths, err);
+        } else if (!strcmp(key, "trust")) {
+            rc = str_list(d, key, v, "a list of pack names", &c->trust, &c->n_trust, err);
         } else {
             rc = key_error(d, key, err);
             goto out;
@@ -239,6 +239,9 @@ void config_free(config *c)
     for (size_t i = 0; i < c->n_skill_paths; i++)
         mem_free(c->skill_paths[i]);
     mem_free(c->skill_paths);
+    for (size_t i = 0; i < c->n_trust; i++)
+        mem_free(c->trust[i]);
+    mem_free(c->trust);
     mem_free(c->home);
     mem_free(c->file);
     mem_free(c->workdir);

@@ -20,7 +20,9 @@ typedef struct config {
     int color;           /* CONFIG_COLOR_* */
     char **skill_paths;  /* extra skill directories, searched after the user's */
     size_t n_skill_paths;
-    char *system_skills; /* system skill directory ("" = none) */
+    char *system_skills; /* system skill directory ("" = none); its packs are first-party, trusted */
+    char **trust;        /* names of further packs trusted to run in-process */
+    size_t n_trust;
 } config;
 
 /* Load defaults, the file and the environment. *err is one line. */

@@ -23,6 +23,12 @@ void host_set_log(host_log_fn fn, void *user, int max_level)
     log_max = max_level;
 }
 
+void host_log_forward(const char *who, int level, const char *msg)
+{
+    if (log_fn && msg && level <= log_max)
+        log_fn(log_user, who, level < 0 ? 0 : level, msg);
+}
+
 static bool ctx_ok(const venom_ctx *ctx) { return ctx && ctx->magic == HOST_CTX_MAGIC; }
 
 static bool call_ok(const venom_ctx *ctx) { return ctx_ok(ctx) && ctx->kind == HOST_CTX_CALL; }

@@ -48,6 +48,9 @@ const venom_host_api *host_api(void);
 /* Route plugin log/progress lines to fn (NULL: drop). Call before loading. */
 void host_set_log(host_log_fn fn, void *user, int max_level);
 
+/* Pass a log line from elsewhere (a sandboxed worker) to the log sink. */
+void host_log_forward(const char *who, int level, const char *msg);
+
 /* Plugin context lifecycle (loader). */
 void host_ctx_init_plugin(venom_ctx *ctx, struct plugin *p, const char *who);
 /* Call context lifecycle (registry). */

@@ -7,6 +7,7 @@
 #include "plugin/ffi.h"
 #include "plugin/loader.h"
 #include "plugin/registry.h"
+#include "sandbox/sandbox.h"
 #include "security/confine.h"
 #include "util/err.h"
 #include "util/schema.h"
@@ -17,6 +18,7 @@ typedef struct reg_pack {
     const char *dir_label; /* the skill directory it came from (borrowed from registry) */
     plugin *pl;            /* loaded plugin, or NULL */
     char *load_error;      /* why loading failed (sticky) */
+    bool trusted;          /* first-party or in the trust list */
 } reg_pack;
 
 struct reg_skill {
@@ -37,6 +39,7 @@ struct registry {
     char **problems;
     size_t n_problems;
     size_t loaded;
+    bool in_worker;
     pthread_mutex_t lock; /* loading and typed-skill preparation */
 };
 
@@ -69,8 +72,18 @@ static int cmp_skill(const void *a, const void *b)
     return strcmp((*(reg_skill *const *)a)->name, (*(reg_skill *const *)b)->name);
 }
 
+static bool is_trusted(const registry_opts *o, const char *label, const char *name)
+{
+    if (o->first_party && !strcmp(label, o->first_party))
+        return true;
+    for (size_t i = 0; i < o->n_trusted; i++)
+        if (!strcmp(o->trusted[i], name))
+            return true;
+    return false;
+}
+
 /* Read one pack directory: a manifest, or nothing (not a pack). */
-static int scan_pack(registry *r, const char *label, const char *packdir)
+static int scan_pack(registry *r, const registry_opts *o, const char *label, const char *packdir)
 {
     char *path = NULL, *err = NULL;
     manifest *m = NULL;
@@ -103,6 +116,7 @@ static int scan_pack(registry *r, const char *label, const char *packdir)
     r->packs = v;
     p->m = m;
     p->dir_label = label;
+    p->trusted = is_trusted(o, label, m->name);
     m = NULL;
     v[r->n_packs++] = p;
     for (size_t i = 0; i < p->m->n_skills; i++) {
@@ -130,7 +144,7 @@ out:
     return rc;
 }
 
-static int scan_dir(registry *r, size_t level)
+static int scan_dir(registry *r, const registry_opts *o, size_t level)
 {
     const char *dir = r->dirs[level];
     DIR *d = opendir(dir);
@@ -161,7 +175,7 @@ static int scan_dir(registry *r, size_t level)
         if (!packdir)
             rc = -ENOMEM;
         else if (stat(packdir, &st) == 0 && S_ISDIR(st.st_mode))
-            rc = scan_pack(r, dir, packdir);
+            rc = scan_pack(r, o, dir, packdir);
         mem_free(packdir);
     }
     for (size_t i = 0; i < n; i++)
@@ -177,6 +191,7 @@ int registry_new(const registry_opts *o, registry **out, char **err)
     if (!r)
         return err_set(err, -ENOMEM, "out of memory");
     pthread_mutex_init(&r->lock, NULL);
+    r->in_worker = o->in_worker;
     int rc = 0;
     r->dirs = mem_calloc(o->n_dirs ? o->n_dirs : 1, sizeof *r->dirs);
     if (!r->dirs)
@@ -189,7 +204,7 @@ int registry_new(const registry_opts *o, registry **out, char **err)
             r->n_dirs++;
     }
     for (size_t i = 0; rc == 0 && i < r->n_dirs; i++)
-        rc = scan_dir(r, i);
+        rc = o->dirs_are_packs ? scan_pack(r, o, r->dirs[i], r->dirs[i]) : scan_dir(r, o, i);
     if (rc < 0) {
         registry_free(r);
         return err_set(err, rc, "scanning skill directories: %s", strerror(-rc));
@@ -283,6 +298,11 @@ const char *reg_skill_name(const reg_skill *s) { return s->name; }
 const manifest *reg_skill_manifest(const reg_skill *s) { return s->pack->m; }
 const manifest_skill *reg_skill_entry(const reg_skill *s) { return s->ms; }
 bool reg_skill_typed(const reg_skill *s) { return s->ms->function != NULL; }
+
+bool reg_skill_sandboxed(const registry *r, const reg_skill *s)
+{
+    return !r->in_worker && !(s->pack->trusted && s->pack->m->isolation == MANIFEST_ISO_INPROCESS);
+}
 
 const json_t *reg_skill_args_schema(const reg_skill *s)
 {
@@ -427,11 +447,57 @@ out:
     return rc;
 }
 
+/* An untrusted pack: validate here (cheap, and the message is ours), run
+ * in a worker. Typed skills' schemas come from the worker's own check. */
+static int call_sandboxed(reg_skill *s, const json_t *args, const registry_call_opts *o, registry_result *res,
+                          char **err)
+{
+    int rc = 0;
+    if (!s->ms->function) {
+        rc = schema_validate(reg_skill_args_schema(s), args, "argument", err);
+        if (rc < 0)
+            return err_prefix(err, REGISTRY_E_ARGS, "%s", s->name);
+    }
+    sandbox_policy *p = NULL;
+    rc = sandbox_policy_new(s->pack->m, o && o->workdir ? o->workdir : ".", &p, err);
+    if (rc < 0)
+        return err_prefix(err, REGISTRY_E_SANDBOX, "%s", s->name);
+    /* The view binds the pack at its real path: name the manifest by it. */
+    const char *base = strrchr(s->pack->m->path, '/');
+    char *mpath = mem_printf("%s/%s", p->pack_dir, base ? base + 1 : s->pack->m->path);
+    sandbox_result sr;
+    rc = mpath ? sandbox_call(p, mpath, s->name, args, o ? o->cancel : NULL, &sr, err) : -ENOMEM;
+    mem_free(mpath);
+    sandbox_policy_free(p);
+    if (rc < 0)
+        return rc == -ENOMEM ? rc : REGISTRY_E_SANDBOX;
+    if (sr.code != 0) {
+        res->code = sr.code;
+        rc = err_set(err, sr.load ? REGISTRY_E_LOAD : sr.code == VENOM_E_INVAL ? REGISTRY_E_ARGS : REGISTRY_E_FAILED,
+                     "%s", sr.error ? sr.error : "the skill failed");
+        sandbox_result_release(&sr);
+        return rc;
+    }
+    res->value = sr.value;
+    sr.value = NULL;
+    sandbox_result_release(&sr);
+    if (s->ms->result_schema && schema_validate(s->ms->result_schema, res->value, "result", err) < 0) {
+        json_decref(res->value);
+        res->value = NULL;
+        res->code = VENOM_E_INTERNAL;
+        return err_prefix(err, REGISTRY_E_FAILED, "%s returned a result that does not match its result schema",
+                          s->name);
+    }
+    return 0;
+}
+
 int registry_call(registry *r, const reg_skill *cs, const json_t *args, const registry_call_opts *o,
                   registry_result *res, char **err)
 {
     reg_skill *s = (reg_skill *)cs;
     *res = (registry_result){0};
+    if (reg_skill_sandboxed(r, s))
+        return call_sandboxed(s, args, o, res, err);
     pthread_mutex_lock(&r->lock);
     int rc = prepare_locked(r, s, err);
     pthread_mutex_unlock(&r->lock);

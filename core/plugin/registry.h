@@ -25,8 +25,13 @@ typedef struct registry registry;
 typedef struct reg_skill reg_skill;
 
 typedef struct registry_opts {
-    const char *const *dirs; /* skill directories, highest precedence first */
+    const char *const *dirs;    /* skill directories, highest precedence first */
     size_t n_dirs;
+    const char *first_party;    /* packs found in this directory are trusted (may be NULL) */
+    const char *const *trusted; /* names of further trusted packs (config `trust`) */
+    size_t n_trusted;
+    bool in_worker;             /* inside a sandboxed worker: run everything in-process */
+    bool dirs_are_packs;        /* each of dirs is one pack directory, not a directory of packs */
 } registry_opts;
 
 /* Scan the directories. Only allocation failure is an error; bad packs
@@ -52,6 +57,9 @@ const char *reg_skill_name(const reg_skill *s);        /* "fs.read" */
 const manifest *reg_skill_manifest(const reg_skill *s);
 const manifest_skill *reg_skill_entry(const reg_skill *s);
 bool reg_skill_typed(const reg_skill *s);              /* a libffi typed skill */
+/* True when calls run in a sandboxed worker: the pack is not trusted, or
+ * its manifest asks for isolation "sandbox". */
+bool reg_skill_sandboxed(const registry *r, const reg_skill *s);
 /* The argument schema (for typed skills derived from the params). Borrowed. */
 const json_t *reg_skill_args_schema(const reg_skill *s);
 
@@ -70,10 +78,12 @@ typedef struct registry_call_opts {
 #define REGISTRY_E_ARGS (-EINVAL)   /* arguments failed the schema: exit 2 */
 #define REGISTRY_E_LOAD (-ELIBBAD)  /* the plugin could not be loaded: exit 4 */
 #define REGISTRY_E_FAILED (-EIO)    /* the skill ran and failed: exit 1 */
+#define REGISTRY_E_SANDBOX (-EPERM) /* the sandbox the pack needs is unavailable: exit 5 */
 
-/* Validate args against the skill's schema, load its plugin if needed, call
- * it in-process and validate the result against its result schema. *err is
- * one line. Thread-safe. */
+/* Validate args against the skill's schema, then call it — in a sandboxed
+ * worker (reg_skill_sandboxed) or in-process, loading its plugin if needed —
+ * and validate the result against its result schema. *err is one line.
+ * Thread-safe. */
 int registry_call(registry *r, const reg_skill *s, const json_t *args, const registry_call_opts *o,
                   registry_result *res, char **err) __attribute__((warn_unused_result));
 /* Load the skill's plugin now (venom skill info --load, tests). */

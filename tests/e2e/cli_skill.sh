@@ -17,6 +17,11 @@ venom skill list;           expect_rc 0; expect_out "no skills installed"
 for f in good crash_call crash_init wrong_major newer_minor bad_magic no_entry unresolved init_fail \
          missing_skill extra_skill late_register desc_small; do install_fixture "$f"; done
 
+# The fixtures are not first-party: trusted here so that they run in-process
+# (the sandboxed behaviour is checked at the end and in tests/e2e/sandbox_*.sh).
+TRUST='trust: [good, crash_call, crash_init, wrong_major, newer_minor, bad_magic, no_entry, unresolved, init_fail, missing_skill, extra_skill, late_register, desc_small, dup]'
+echo "$TRUST" > "$VENOM_HOME/config.yaml"
+
 # list: manifests only
 venom skill list;           expect_rc 0; expect_out "good.echo"; expect_out "Return the arguments"; expect_out "wrong_major.echo"
 venom skill list --json;    expect_rc 0; expect_json 'any(s["name"]=="good.host" for s in d["skills"]) and d["problems"]==[]'
@@ -86,11 +91,24 @@ printf 'log_level: info\ncolour: never\n' > "$VENOM_HOME/config.yaml"
 venom skill list; expect_rc 2; expect_err "config.yaml:2: unknown key 'colour'"; expect_err "did you mean 'color'"
 printf 'log_level: loud\n' > "$VENOM_HOME/config.yaml"
 venom skill list; expect_rc 2; expect_err "config.yaml:1: 'log_level' must be one of error, warn, info, debug"
-printf 'log_level: info\n' > "$VENOM_HOME/config.yaml"
+printf 'log_level: info\n%s\n' "$TRUST" > "$VENOM_HOME/config.yaml"
 run "$VENOM_BIN" skill run good.host --workdir "$E2E_TMP/work"; expect_rc 0; expect_err "venom[good]: info: host skill running"
 VENOM_LOG_LEVEL=error run "$VENOM_BIN" skill run good.host --workdir "$E2E_TMP/work"; expect_no_err "host skill running"
 VENOM_LOG_LEVEL=chatty run "$VENOM_BIN" skill list; expect_rc 2; expect_err "VENOM_LOG_LEVEL='chatty'"
 venom --log-level debug skill run good.host --workdir "$E2E_TMP/work"; expect_rc 0; expect_err "progress  50% half way"
 rm "$VENOM_HOME/config.yaml"
+
+# untrusted now: the same packs run in a sandboxed worker; venom survives
+venom skill info good.echo;        expect_rc 0; expect_out "isolation:  sandbox (the manifest asks for in-process, but the pack is not trusted"
+venom skill run good.echo n=4 --json; expect_rc 0; expect_json 'r=={"n":4}'
+venom skill run good.echo n=0;     expect_rc 2; expect_err "argument 'n'"
+venom skill run good.fail;         expect_rc 1; expect_err "deliberate failure from the fixture"
+crashed="the skill crashed (SIGSEGV)"; [ -n "${VENOM_SANITIZE:-}" ] && crashed="without a result" # ASan's handler exits 1
+venom skill run crash_call.crash;  expect_rc 1; expect_err "crash_call.crash: "; expect_err "$crashed"
+venom skill run crash_init.echo;   expect_rc 1; expect_err "$crashed"
+venom skill run wrong_major.echo;  expect_rc 4; expect_err "built for venom ABI 2.0 but this host speaks ABI 1.0"
+venom skill run init_fail.echo;    expect_rc 4; expect_err "cannot reach the fixture's database"
+VENOM_FIXTURE_VAR=seven run "$VENOM_BIN" skill run good.host --workdir "$E2E_TMP/work" --json
+expect_rc 0; expect_json 'r["env_value"]=="seven" and r["content"]=="hello from input" and r["escape"]==-4 and r["env_denied"]==-4'
 
 finish

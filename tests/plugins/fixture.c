@@ -110,6 +110,115 @@ __attribute__((unused)) static int32_t crash(venom_ctx *call, const char *args, 
     return *nowhere;
 }
 
+
+#if defined(FIXTURE_HOSTILE)
+#include <errno.h>
+#include <signal.h>
+#include <sys/wait.h>
+/* Each skill misbehaves in one way; the sandbox must turn it into an error
+ * result (tests/e2e/sandbox_contain.sh). */
+static int32_t h_spin(venom_ctx *call, const char *args, void *data)
+{
+    (void)call; (void)args; (void)data;
+    for (volatile unsigned long i = 0;; i++)
+        ;
+    return VENOM_OK;
+}
+static int32_t h_abort(venom_ctx *call, const char *args, void *data)
+{
+    (void)call; (void)args; (void)data;
+    abort();
+}
+static int32_t h_exit(venom_ctx *call, const char *args, void *data)
+{
+    (void)call; (void)args; (void)data;
+    _exit(0);
+}
+static int32_t h_membomb(venom_ctx *call, const char *args, void *data)
+{
+    (void)args; (void)data;
+    size_t mb = 0;
+    for (; mb < 65536; mb += 64) {
+        char *p = malloc(64u << 20);
+        if (!p)
+            break;
+        memset(p, 1, 64u << 20);
+    }
+    char out[64];
+    snprintf(out, sizeof out, "{\"allocated_mb\":%zu}", mb);
+    return H->set_result(call, out, (size_t)-1);
+}
+static int32_t h_forkbomb(venom_ctx *call, const char *args, void *data)
+{
+    (void)args; (void)data;
+    int n = 0, e = 0;
+    for (; n < 500; n++) {
+        pid_t p = fork();
+        if (p < 0) {
+            e = errno;
+            break;
+        }
+        if (p == 0) {
+            pause();
+            _exit(0);
+        }
+    }
+    char out[64];
+    snprintf(out, sizeof out, "{\"forks\":%d,\"errno\":%d}", n, e);
+    return H->set_result(call, out, (size_t)-1);
+}
+static int32_t h_flood(venom_ctx *call, const char *args, void *data)
+{
+    (void)args; (void)data;
+    size_t n = 64u << 20; /* 64 MiB of JSON string: over limits.output_bytes */
+    char *big = malloc(n + 3);
+    if (!big)
+        return VENOM_E_NOMEM;
+    big[0] = '"';
+    memset(big + 1, 'x', n);
+    big[n + 1] = '"';
+    big[n + 2] = '\0';
+    int32_t rc = H->set_result(call, big, n + 2);
+    free(big);
+    return rc;
+}
+static int32_t h_garbage(venom_ctx *call, const char *args, void *data)
+{
+    (void)call; (void)args; (void)data;
+    static const char junk[] = "VNF1\xff\xff\xff\x7fnot a frame at all";
+    for (int fd = 3; fd < 64; fd++)
+        (void)!write(fd, junk, sizeof junk);
+    return VENOM_OK;
+}
+static int32_t h_closefd(venom_ctx *call, const char *args, void *data)
+{
+    (void)call; (void)args; (void)data;
+    for (int fd = 3; fd < 1024; fd++)
+        close(fd);
+    return VENOM_OK;
+}
+static int32_t h_diskfill(venom_ctx *call, const char *args, void *data)
+{
+    (void)args; (void)data;
+    FILE *f = fopen("/tmp/fill", "w");
+    size_t mb = 0;
+    int e = 0;
+    static char block[1 << 20];
+    while (f && mb < 4096) {
+        if (fwrite(block, 1, sizeof block, f) != sizeof block || fflush(f) != 0) {
+            e = errno;
+            break;
+        }
+        mb++;
+    }
+    if (f)
+        fclose(f);
+    char out[64];
+    snprintf(out, sizeof out, "{\"written_mb\":%zu,\"errno\":%d}", mb, e);
+    return H->set_result(call, out, (size_t)-1);
+}
+#endif
+
 static int32_t reg(const char *name, venom_skill_fn fn)
 {
     venom_skill_desc d = {.struct_size = sizeof d, .name = name, .call = fn};
@@ -148,6 +257,17 @@ static int32_t init(const venom_host_api *host, venom_ctx *ctx, void **state)
 #elif defined(FIXTURE_LATE_REGISTER)
     reg("echo", echo);
     return reg("late_register", late_register);
+#elif defined(FIXTURE_HOSTILE)
+    static const struct {
+        const char *name;
+        venom_skill_fn fn;
+    } hs[] = {{"spin", h_spin},       {"abort", h_abort},     {"exit", h_exit},       {"membomb", h_membomb},
+              {"forkbomb", h_forkbomb}, {"flood", h_flood},   {"garbage", h_garbage}, {"closefd", h_closefd},
+              {"diskfill", h_diskfill}, {"echo", echo}};
+    for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++)
+        if (reg(hs[i].name, hs[i].fn) != VENOM_OK)
+            return VENOM_E_INTERNAL;
+    return VENOM_OK;
 #elif defined(FIXTURE_CRASH_CALL)
     reg("echo", echo);
     return reg("crash", crash);

@@ -1,0 +1,50 @@
+/*
+ * sandbox.h — running one skill call in a sandboxed worker process.
+ *
+ * The supervisor (this module, in the venom process) clone()s a child into
+ * new namespaces; the child builds the fresh root, applies landlock, limits,
+ * no_new_privs, drops every capability and closes every descriptor but the
+ * IPC socket, then execs `venom-worker` with a clean environment (so nothing
+ * of venom's memory survives). The worker loads the seccomp program the
+ * supervisor compiled once, verifies its own state, loads the skill's
+ * plugin and serves exactly one call over length-prefixed frames (ipc.h).
+ * Whatever the worker does — crash, hang, flood, exit, garbage — the result
+ * is an error *result* for that call; the supervisor never crashes.
+ * Reference: docs/sandbox.md, docs/internals/sandbox.md.
+ */
+#ifndef VENOM_SANDBOX_SANDBOX_H
+#define VENOM_SANDBOX_SANDBOX_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "sandbox/policy.h"
+
+typedef struct sandbox_result {
+    json_t *value;  /* the result (new reference) when code == 0 */
+    int32_t code;   /* the skill's VENOM_E_* code, or VENOM_E_* of the containment */
+    char *error;    /* one line when code != 0 (mem_free) */
+    bool load;      /* the failure was the plugin's load (ABI, init, manifest) */
+} sandbox_result;
+
+/* Run skill `skill` of the pack whose manifest is `manifest_path` in a
+ * worker under policy p, with args. Returns 0 when the call produced a
+ * result or an error result (see res->code), and a negative errno only when
+ * the sandbox itself could not be set up (the message says which layer);
+ * in that case nothing of the skill ran. cancel may be NULL. Thread-safe. */
+int sandbox_call(const sandbox_policy *p, const char *manifest_path, const char *skill, const json_t *args,
+                 atomic_int *cancel, sandbox_result *res, char **err) __attribute__((warn_unused_result));
+void sandbox_result_release(sandbox_result *res);
+
+/* The venom-worker executable: $VENOM_WORKER, else
+ * <dir of venom>/../<libdir>/venom/venom-worker. Borrowed, never NULL. */
+const char *sandbox_worker_path(void);
+
+/* The worker's side (venom-worker's main): serve one call on fd. Returns the
+ * process exit status. */
+int sandbox_worker_main(int fd);
+
+#endif
