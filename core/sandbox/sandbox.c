@@ -8,6 +8,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -90,7 +91,7 @@ static __attribute__((noreturn)) void child_fail(int sock, const char *layer, co
 }
 
 static __attribute__((noreturn)) void child_main(const sandbox_policy *p, int sock, bool userns, bool ns, uid_t uid,
-                                                 gid_t gid)
+                                                 gid_t gid, const char *mode)
 {
     char *err = NULL;
     int abi = 0;
@@ -127,7 +128,7 @@ static __attribute__((noreturn)) void child_main(const sandbox_policy *p, int so
     char go = 0;
     if (read(WORKER_FD, &go, 1) != 1 || go != 'G')
         _exit(122);
-    char *argv[] = {"venom-worker", "3", NULL};
+    char *argv[] = {"venom-worker", "3", (char *)mode, NULL};
     char **envp = p->env.v ? p->env.v : (char *[]){NULL};
     execve(sandbox_worker_path(), argv, envp);
     char msg[512];
@@ -150,16 +151,7 @@ static void set_error(sandbox_result *res, int32_t code, const char *fmt, ...)
     res->value = NULL;
 }
 
-static void kill_tree(pid_t pid, bool pidns)
-{
-    /* pid 1 of a pid namespace takes every process of it along; without a
-     * pid namespace the worker is a session (and group) leader. */
-    if (!pidns)
-        kill(-pid, SIGKILL);
-    kill(pid, SIGKILL);
-}
-
-static void describe_exit(sandbox_result *res, int status, const char *skill, const char *why)
+static void describe_exit(sandbox_result *res, int status, const char *skill)
 {
     if (WIFSIGNALED(status)) {
         int sig = WTERMSIG(status);
@@ -171,121 +163,176 @@ static void describe_exit(sandbox_result *res, int status, const char *skill, co
         else if (sig == SIGXFSZ)
             set_error(res, VENOM_E_TOOBIG, "%s: file size limit exceeded", skill);
         else
-            set_error(res, VENOM_E_FAILED, "%s: the skill crashed (SIG%s)%s%s", skill, name ? name : "?",
-                      why ? ": " : "", why ? why : "");
+            set_error(res, VENOM_E_FAILED, "%s: the skill crashed (SIG%s)", skill, name ? name : "?");
     } else if (WIFEXITED(status)) {
-        set_error(res, VENOM_E_FAILED, "%s: the worker exited with status %d without a result%s%s", skill,
-                  WEXITSTATUS(status), why ? ": " : "", why ? why : "");
+        set_error(res, VENOM_E_FAILED, "%s: the worker exited with status %d without a result", skill,
+                  WEXITSTATUS(status));
+    } else {
+        set_error(res, VENOM_E_FAILED, "%s: the worker ended without a result", skill);
     }
 }
 
-int sandbox_call(const sandbox_policy *p, const char *manifest_path, const char *skill, const json_t *args,
-                 atomic_int *cancel, sandbox_result *res, char **err)
+/* A worker process created by the supervisor (a one-call worker or a zygote). */
+typedef struct spawned {
+    pid_t pid;
+    int sock;
+    int pidfd;
+    bool ns;         /* in its own namespaces (pid 1 of a pid namespace) */
+    sbx_cgroup *cg;  /* its cgroup, or NULL */
+} spawned;
+
+static void spawned_kill(const spawned *w)
 {
-    *res = (sandbox_result){0};
+    /* pid 1 of a pid namespace takes every process of it along; without a
+     * pid namespace the worker is a session (and group) leader. */
+    if (!w->ns)
+        kill(-w->pid, SIGKILL);
+    kill(w->pid, SIGKILL);
+}
+
+/* Wait for the worker (grace_ms, then SIGKILL); returns its wait status. */
+static int spawned_reap(spawned *w, unsigned grace_ms)
+{
+    int status = 0;
+    uint64_t until = ipc_now_ms() + grace_ms;
+    pid_t r;
+    while ((r = waitpid(w->pid, &status, WNOHANG)) == 0 && ipc_now_ms() < until)
+        usleep(200);
+    if (r == 0) {
+        spawned_kill(w);
+        waitpid(w->pid, &status, 0);
+    }
+    return status;
+}
+
+static void spawned_release(spawned *w)
+{
+    sbx_cgroup_free(w->cg);
+    if (w->pidfd >= 0)
+        close(w->pidfd);
+    if (w->sock >= 0)
+        close(w->sock);
+    *w = (spawned){.pid = 0, .sock = -1, .pidfd = -1};
+}
+
+/* Clone and set up a worker, put it in its cgroup, let it exec venom-worker
+ * in `mode` ("call" or "zygote") and send it the seccomp program. */
+static int spawn_worker(const sandbox_policy *p, const char *mode, spawned *w, char **err)
+{
+    *w = (spawned){.pid = 0, .sock = -1, .pidfd = -1};
     const sbx_filter *filter = NULL;
     int rc = get_filter(p, &filter, err);
     if (rc < 0)
         return err_prefix(err, rc, "sandbox: seccomp");
-
+    json_t *setup = json_pack("{s:s}", "op", "setup");
+    if (!setup)
+        return err_set(err, -ENOMEM, "out of memory");
     int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        json_decref(setup);
         return err_set(err, -errno, "sandbox: socketpair: %s", strerror(errno));
+    }
     uid_t uid = getuid();
     gid_t gid = getgid();
     unsigned long flags = sbx_ns_flags(p);
-    bool userns = (flags & CLONE_NEWUSER) != 0, ns = true;
-    int pidfd = -1;
+    bool userns = (flags & CLONE_NEWUSER) != 0;
+    w->ns = true;
     char *cerr = NULL;
-    pid_t pid = sbx_clone(flags, &pidfd, &cerr);
+    pid_t pid = sbx_clone(flags, &w->pidfd, &cerr);
     if (pid < 0 && (pid == -EPERM || pid == -EINVAL || pid == -ENOSPC)) {
         /* No namespaces here: landlock + seccomp + limits alone. */
         mem_free(cerr);
         cerr = NULL;
-        ns = false;
-        pid = sbx_clone(0, &pidfd, &cerr);
+        w->ns = false;
+        pid = sbx_clone(0, &w->pidfd, &cerr);
     }
     if (pid < 0) {
         close(sv[0]);
         close(sv[1]);
+        json_decref(setup);
         rc = err_set(err, pid, "sandbox: cannot create the worker: %s", cerr ? cerr : strerror(-pid));
         mem_free(cerr);
         return rc;
     }
     if (pid == 0) {
         close(sv[0]);
-        child_main(p, sv[1], userns, ns, uid, gid);
+        child_main(p, sv[1], userns, w->ns, uid, gid, mode);
     }
     close(sv[1]);
-    int sock = sv[0];
+    w->pid = pid;
+    w->sock = sv[0];
     /* cgroup limits where writable (v2 delegated, v1 as root); rlimits always. */
-    sbx_cgroup *cg = NULL;
     char *gerr = NULL;
-    if (sbx_cgroup_new(p, &cg, &gerr) == 0 && sbx_cgroup_add(cg, pid, &gerr) < 0) {
-        sbx_cgroup_free(cg);
-        cg = NULL;
+    if (sbx_cgroup_new(p, &w->cg, &gerr) == 0 && sbx_cgroup_add(w->cg, pid, &gerr) < 0) {
+        sbx_cgroup_free(w->cg);
+        w->cg = NULL;
     }
     mem_free(gerr);
-    if (write(sock, "G", 1) != 1) {
-        /* the child died already: its status tells why */
+    if (write(w->sock, "G", 1) != 1) {
+        /* the child died already: its setup_error or status tells why */
     }
-
-    json_t *call = NULL, *setup = NULL;
-    char *args_text = NULL;
-    const char *why = NULL;
-    ipc_frame f = {0};
     const void *prog = NULL;
     size_t prog_len = 0;
     sbx_seccomp_prog(filter, &prog, &prog_len);
-    setup = json_pack("{s:s}", "op", "setup");
-    call = json_pack("{s:s, s:s, s:s, s:s}", "op", "call", "manifest", manifest_path, "skill", skill, "workdir",
-                     p->workdir);
-    args_text = json_dumps(args, JSON_COMPACT);
-    if (!setup || !call || !args_text) {
+    char *serr = NULL;
+    if (ipc_send_until(w->sock, ipc_now_ms() + SETUP_TIMEOUT_MS, setup, prog, prog_len, &serr) < 0)
+        mem_free(serr); /* a child that failed set-up says why in its setup_error frame */
+    json_decref(setup);
+    return 0;
+}
+
+typedef void (*kill_fn)(void *arg);
+
+/* Send the call and converse until the result. Returns 0 with res set, 1
+ * when the worker closed the channel without a result (the caller asks the
+ * exit status), or a negative errno when a layer could not be set up. */
+static int converse(int sock, const sandbox_policy *p, const char *manifest_path, const char *skill,
+                    const json_t *args, atomic_int *cancel, kill_fn kill_worker, void *karg, sandbox_result *res,
+                    char **err)
+{
+    int rc = 0;
+    json_t *call = json_pack("{s:s, s:s, s:s, s:s}", "op", "call", "manifest", manifest_path, "skill", skill,
+                             "workdir", p->workdir);
+    char *args_text = json_dumps(args, JSON_COMPACT);
+    if (!call || !args_text) {
         rc = err_set(err, -ENOMEM, "out of memory");
-        kill_tree(pid, ns);
-        goto reap;
+        kill_worker(karg);
+        goto out;
     }
     char *serr = NULL;
-    uint64_t send_deadline = ipc_now_ms() + SETUP_TIMEOUT_MS;
-    if (ipc_send_until(sock, send_deadline, setup, prog, prog_len, &serr) < 0 ||
-        ipc_send_until(sock, send_deadline, call, args_text, strlen(args_text), &serr) < 0) {
-        /* The child failed before reading: its setup_error frame tells why. */
-        mem_free(serr);
-    }
-
+    if (ipc_send_until(sock, ipc_now_ms() + SETUP_TIMEOUT_MS, call, args_text, strlen(args_text), &serr) < 0)
+        mem_free(serr); /* read what the worker has to say, then its status */
     uint64_t deadline = ipc_now_ms() + (p->time_ms ? p->time_ms : SANDBOX_DEFAULT_TIME_MS);
+    size_t max = p->output_bytes ? p->output_bytes : SANDBOX_DEFAULT_OUTPUT;
     for (;;) {
         /* Wait in short steps (cancellation), but receive with the real
          * deadline so that a step never ends inside a frame. */
         uint64_t step = ipc_now_ms() + 100;
         char *rerr = NULL;
+        ipc_frame f = {0};
         int r = ipc_wait(sock, step < deadline ? step : deadline);
         if (r == 0)
-            r = ipc_recv(sock, deadline, p->output_bytes ? p->output_bytes : SANDBOX_DEFAULT_OUTPUT, &f, &rerr);
+            r = ipc_recv(sock, deadline, max, &f, &rerr);
         if (r == -ETIMEDOUT) {
             mem_free(rerr);
             if (ipc_now_ms() >= deadline) {
-                kill_tree(pid, ns);
+                kill_worker(karg);
                 set_error(res, VENOM_E_TIMEOUT, "%s: timed out after %u ms (limits.time_ms); the worker was killed",
-                          skill, p->time_ms);
+                          skill, p->time_ms ? p->time_ms : SANDBOX_DEFAULT_TIME_MS);
                 break;
             }
             if (cancel && atomic_load(cancel)) {
-                kill_tree(pid, ns);
+                kill_worker(karg);
                 set_error(res, VENOM_E_CANCELLED, "%s: cancelled", skill);
                 break;
             }
             continue;
         }
         if (r < 0) {
-            /* EOF or a bad frame: the worker is broken or hostile. After EOF
-             * it gets a moment to exit on its own (the status tells more). */
             if (r == -EPIPE) {
-                why = NULL;
-                res->code = -1; /* decided by the exit status below */
+                rc = 1; /* closed without a result: the exit status decides */
             } else {
-                kill_tree(pid, ns);
+                kill_worker(karg);
                 set_error(res, VENOM_E_FAILED, "%s: the worker sent a bad frame (%s); it was killed", skill,
                           rerr ? rerr : "protocol error");
             }
@@ -293,19 +340,19 @@ int sandbox_call(const sandbox_policy *p, const char *manifest_path, const char 
             break;
         }
         const char *op = ipc_op(&f);
+        bool done = true;
         if (!strcmp(op, "log")) {
             const char *msg = json_string_value(json_object_get(f.hdr, "msg"));
             json_int_t level = json_integer_value(json_object_get(f.hdr, "level"));
             if (msg)
                 host_log_forward(p->pack_name ? p->pack_name : skill, (int)level, msg);
+            done = false;
         } else if (!strcmp(op, "setup_error")) {
             const char *layer = json_string_value(json_object_get(f.hdr, "layer"));
             const char *msg = json_string_value(json_object_get(f.hdr, "error"));
-            kill_tree(pid, ns);
+            kill_worker(karg);
             rc = err_set(err, -EPERM, "sandbox: %s could not be set up: %s; refusing to run '%s' unsandboxed",
                          layer ? layer : "a layer", msg ? msg : "failed", skill);
-            ipc_frame_release(&f);
-            goto reap;
         } else if (!strcmp(op, "result")) {
             json_t *code = json_object_get(f.hdr, "code");
             const char *msg = json_string_value(json_object_get(f.hdr, "error"));
@@ -323,40 +370,41 @@ int sandbox_call(const sandbox_policy *p, const char *manifest_path, const char 
                 if (!res->value)
                     set_error(res, VENOM_E_FAILED, "%s: the worker's result is not JSON: %s", skill, je.text);
             }
-            ipc_frame_release(&f);
-            break;
         } else {
-            kill_tree(pid, ns);
+            kill_worker(karg);
             set_error(res, VENOM_E_FAILED, "%s: the worker sent an unexpected '%s' frame; it was killed", skill, op);
-            ipc_frame_release(&f);
-            break;
         }
         ipc_frame_release(&f);
+        if (done)
+            break;
     }
-reap:;
-    int status = 0;
-    /* A worker that answered exits at once; one that lingers is killed. */
-    uint64_t wait_until = ipc_now_ms() + 500;
-    pid_t w;
-    while ((w = waitpid(pid, &status, WNOHANG)) == 0 && ipc_now_ms() < wait_until)
-        usleep(200);
-    if (w == 0) {
-        kill_tree(pid, ns);
-        waitpid(pid, &status, 0);
-    }
-    if (rc == 0 && res->code == -1) {
-        if (cg && sbx_cgroup_oom(cg))
-            set_error(res, VENOM_E_TOOBIG, "%s: killed for exceeding its memory limit (limits.memory_mb)", skill);
-        else
-            describe_exit(res, status, skill, why);
-    }
-    sbx_cgroup_free(cg);
-    if (pidfd >= 0)
-        close(pidfd);
-    close(sock);
-    json_decref(setup);
+out:
     json_decref(call);
     mem_free(args_text);
+    return rc;
+}
+
+static void kill_spawned(void *arg) { spawned_kill(arg); }
+
+int sandbox_call(const sandbox_policy *p, const char *manifest_path, const char *skill, const json_t *args,
+                 atomic_int *cancel, sandbox_result *res, char **err)
+{
+    *res = (sandbox_result){0};
+    spawned w;
+    int rc = spawn_worker(p, "call", &w, err);
+    if (rc < 0)
+        return rc;
+    rc = converse(w.sock, p, manifest_path, skill, args, cancel, kill_spawned, &w, res, err);
+    /* A worker that answered exits at once; one that lingers is killed. */
+    int status = spawned_reap(&w, 500);
+    if (rc == 1) {
+        rc = 0;
+        if (w.cg && sbx_cgroup_oom(w.cg))
+            set_error(res, VENOM_E_TOOBIG, "%s: killed for exceeding its memory limit (limits.memory_mb)", skill);
+        else
+            describe_exit(res, status, skill);
+    }
+    spawned_release(&w);
     return rc;
 }
 
@@ -367,6 +415,252 @@ void sandbox_result_release(sandbox_result *res)
     json_decref(res->value);
     mem_free(res->error);
     *res = (sandbox_result){0};
+}
+
+/* ------------------------------------------------------------ the pool */
+
+/* A warm pool: one zygote per (pack, policy) — a worker that went through
+ * every set-up step once and then only forks — and `warm` forked workers
+ * that have verified themselves and loaded the pack, each waiting for one
+ * call. A refill thread keeps `warm` of them ready. Workers still serve one
+ * call each and exit. */
+#define POOL_MAX 64
+
+struct sbx_pool {
+    pthread_mutex_t lock;     /* the zygote's channel and the ready list */
+    pthread_cond_t cond;      /* refill wanted / worker ready */
+    pthread_t refill;
+    bool stop, have_thread;
+    const sandbox_policy *p;
+    char *manifest;
+    spawned zyg;
+    int ready[POOL_MAX];
+    pid_t ready_pid[POOL_MAX];
+    size_t n_ready, warm;
+    char *error;              /* why the zygote failed, sticky */
+};
+
+static int recv_fd(int sock, int *fd)
+{
+    char byte;
+    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } u;
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+    ssize_t n;
+    do
+        n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
+    if (n != 1)
+        return n < 0 ? -errno : -EPIPE;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
+        return -EPROTO;
+    memcpy(fd, CMSG_DATA(c), sizeof(int));
+    return 0;
+}
+
+static int send_fd(int sock, int fd)
+{
+    char byte = 'F';
+    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } u;
+    memset(&u, 0, sizeof u);
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    ssize_t n;
+    do
+        n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    return n == 1 ? 0 : -errno;
+}
+
+/* One request to the zygote and its reply. Caller holds pool->lock. */
+static int zygote_ask(sbx_pool *pl, json_t *req, ipc_frame *reply, char **err)
+{
+    if (pl->error)
+        return err_set(err, -EPIPE, "%s", pl->error);
+    int rc = req ? ipc_send_until(pl->zyg.sock, ipc_now_ms() + SETUP_TIMEOUT_MS, req, NULL, 0, err) : -ENOMEM;
+    json_decref(req);
+    if (rc == 0)
+        rc = ipc_recv(pl->zyg.sock, ipc_now_ms() + SETUP_TIMEOUT_MS, 0, reply, err);
+    if (rc == 0 && !strcmp(ipc_op(reply), "setup_error")) {
+        const char *layer = json_string_value(json_object_get(reply->hdr, "layer"));
+        const char *msg = json_string_value(json_object_get(reply->hdr, "error"));
+        rc = err_set(err, -EPERM, "sandbox: %s could not be set up: %s", layer ? layer : "a layer",
+                     msg ? msg : "failed");
+        ipc_frame_release(reply);
+    }
+    if (rc < 0 && !pl->error)
+        pl->error = mem_strdup(err && *err ? *err : "the zygote failed");
+    return rc;
+}
+
+/* Ask the zygote for a ready worker. Caller holds pool->lock. */
+static int zygote_fork(sbx_pool *pl, int *sock, pid_t *pid, char **err)
+{
+    ipc_frame f = {0};
+    int rc = zygote_ask(pl, json_pack("{s:s, s:s}", "op", "fork", "manifest", pl->manifest), &f, err);
+    if (rc < 0)
+        return rc;
+    json_t *jp = json_object_get(f.hdr, "pid");
+    if (strcmp(ipc_op(&f), "forked") || !json_is_integer(jp)) {
+        ipc_frame_release(&f);
+        return err_set(err, -EPROTO, "sandbox: the zygote answered '%s' to fork", ipc_op(&f));
+    }
+    *pid = (pid_t)json_integer_value(jp);
+    ipc_frame_release(&f);
+    rc = recv_fd(pl->zyg.sock, sock);
+    if (rc < 0)
+        return err_set(err, rc, "sandbox: no worker descriptor from the zygote: %s", strerror(-rc));
+    return 0;
+}
+
+static void *refill_main(void *arg)
+{
+    sbx_pool *pl = arg;
+    pthread_mutex_lock(&pl->lock);
+    while (!pl->stop) {
+        if (pl->n_ready < pl->warm && !pl->error) {
+            int sock = -1;
+            pid_t pid = 0;
+            char *err = NULL;
+            if (zygote_fork(pl, &sock, &pid, &err) == 0) {
+                pl->ready[pl->n_ready] = sock;
+                pl->ready_pid[pl->n_ready++] = pid;
+                pthread_cond_broadcast(&pl->cond);
+            }
+            mem_free(err);
+            continue;
+        }
+        pthread_cond_wait(&pl->cond, &pl->lock);
+    }
+    pthread_mutex_unlock(&pl->lock);
+    return NULL;
+}
+
+int sbx_pool_new(const sandbox_policy *p, const char *manifest_path, size_t warm, sbx_pool **out, char **err)
+{
+    *out = NULL;
+    sbx_pool *pl = mem_calloc(1, sizeof *pl);
+    if (!pl)
+        return err_set(err, -ENOMEM, "out of memory");
+    pthread_mutex_init(&pl->lock, NULL);
+    pthread_cond_init(&pl->cond, NULL);
+    pl->p = p;
+    pl->warm = warm > POOL_MAX ? POOL_MAX : warm;
+    pl->zyg = (spawned){.sock = -1, .pidfd = -1};
+    pl->manifest = mem_strdup(manifest_path);
+    int rc = pl->manifest ? spawn_worker(p, "zygote", &pl->zyg, err) : err_set(err, -ENOMEM, "out of memory");
+    if (rc == 0) {
+        /* The zygote reports its set-up: "ready" or "setup_error". */
+        ipc_frame f = {0};
+        rc = ipc_recv(pl->zyg.sock, ipc_now_ms() + SETUP_TIMEOUT_MS, 0, &f, err);
+        if (rc == 0 && strcmp(ipc_op(&f), "ready")) {
+            const char *layer = json_string_value(json_object_get(f.hdr, "layer"));
+            const char *msg = json_string_value(json_object_get(f.hdr, "error"));
+            rc = err_set(err, -EPERM, "sandbox: %s could not be set up: %s", layer ? layer : "the zygote",
+                         msg ? msg : ipc_op(&f));
+        } else if (rc < 0) {
+            err_prefix(err, rc, "sandbox: the zygote did not start");
+        }
+        ipc_frame_release(&f);
+    }
+    if (rc == 0 && pl->warm && pthread_create(&pl->refill, NULL, refill_main, pl) == 0)
+        pl->have_thread = true;
+    if (rc < 0) {
+        sbx_pool_free(pl);
+        return rc;
+    }
+    *out = pl;
+    return 0;
+}
+
+typedef struct pool_victim {
+    sbx_pool *pl;
+    pid_t pid;
+} pool_victim;
+
+static void kill_pooled(void *arg)
+{
+    pool_victim *v = arg;
+    ipc_frame f = {0};
+    pthread_mutex_lock(&v->pl->lock);
+    if (zygote_ask(v->pl, json_pack("{s:s, s:i}", "op", "kill", "pid", (int)v->pid), &f, NULL) == 0)
+        ipc_frame_release(&f);
+    pthread_mutex_unlock(&v->pl->lock);
+}
+
+int sbx_pool_call(sbx_pool *pl, const char *skill, const json_t *args, atomic_int *cancel, sandbox_result *res,
+                  char **err)
+{
+    *res = (sandbox_result){0};
+    int sock = -1, rc = 0;
+    pid_t pid = 0;
+    pthread_mutex_lock(&pl->lock);
+    if (pl->n_ready > 0) {
+        sock = pl->ready[--pl->n_ready];
+        pid = pl->ready_pid[pl->n_ready];
+    } else {
+        rc = zygote_fork(pl, &sock, &pid, err);
+    }
+    pthread_cond_broadcast(&pl->cond); /* refill */
+    pthread_mutex_unlock(&pl->lock);
+    if (rc < 0)
+        return rc;
+    pool_victim v = {.pl = pl, .pid = pid};
+    rc = converse(sock, pl->p, pl->manifest, skill, args, cancel, kill_pooled, &v, res, err);
+    close(sock);
+    if (rc == 1) {
+        rc = 0;
+        /* The zygote is the parent: it knows how the worker ended. */
+        ipc_frame f = {0};
+        pthread_mutex_lock(&pl->lock);
+        int src = zygote_ask(pl, json_pack("{s:s, s:i}", "op", "status", "pid", (int)pid), &f, NULL);
+        pthread_mutex_unlock(&pl->lock);
+        json_t *st = src == 0 ? json_object_get(f.hdr, "status") : NULL;
+        if (json_is_integer(st))
+            describe_exit(res, (int)json_integer_value(st), skill);
+        else
+            set_error(res, VENOM_E_FAILED, "%s: the worker ended without a result", skill);
+        ipc_frame_release(&f);
+    }
+    return rc;
+}
+
+void sbx_pool_free(sbx_pool *pl)
+{
+    if (!pl)
+        return;
+    pthread_mutex_lock(&pl->lock);
+    pl->stop = true;
+    pthread_cond_broadcast(&pl->cond);
+    pthread_mutex_unlock(&pl->lock);
+    if (pl->have_thread)
+        pthread_join(pl->refill, NULL);
+    for (size_t i = 0; i < pl->n_ready; i++)
+        close(pl->ready[i]);
+    if (pl->zyg.pid > 0) {
+        /* Closing its channel ends the zygote, which takes its workers along. */
+        close(pl->zyg.sock);
+        pl->zyg.sock = -1;
+        spawned_reap(&pl->zyg, 1000);
+    }
+    spawned_release(&pl->zyg);
+    pthread_cond_destroy(&pl->cond);
+    pthread_mutex_destroy(&pl->lock);
+    mem_free(pl->manifest);
+    mem_free(pl->error);
+    mem_free(pl);
 }
 
 /* ------------------------------------------------------------ the worker */
@@ -383,6 +677,18 @@ static void worker_log(void *user, const char *who, int level, const char *msg)
     json_decref(h);
 }
 
+static void send_op(int fd, json_t *h)
+{
+    if (h)
+        (void)ipc_send(fd, h, NULL, 0, NULL);
+    json_decref(h);
+}
+
+static void setup_error(int fd, const char *layer, const char *msg)
+{
+    send_op(fd, json_pack("{s:s, s:s, s:s}", "op", "setup_error", "layer", layer, "error", msg ? msg : "failed"));
+}
+
 static int send_result(int fd, int32_t code, const char *error, const json_t *value, bool load)
 {
     json_t *h = json_pack("{s:s, s:i, s:s?, s:b}", "op", "result", "code", code, "error", error, "load", load);
@@ -393,47 +699,37 @@ static int send_result(int fd, int32_t code, const char *error, const json_t *va
     return rc;
 }
 
-static int load_filter(const ipc_frame *f)
+/* A registry of the one pack whose manifest is mpath (the view holds just
+ * it); its plugin is loaded at once when preload. */
+static int open_pack(const char *mpath, bool preload, registry **out, char **err)
 {
-    if (f->payload_len == 0 || f->payload_len % sizeof(struct sock_filter) || f->payload_len > 65536)
-        return -EINVAL;
-    struct sock_fprog prog = {.len = (unsigned short)(f->payload_len / sizeof(struct sock_filter)),
-                              .filter = (struct sock_filter *)f->payload};
-    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0)
-        return -errno;
-    return 0;
+    char *dir = mem_strdup(mpath);
+    char *slash = dir ? strrchr(dir, '/') : NULL;
+    if (slash && slash != dir)
+        *slash = '\0';
+    const char *dirs[] = {dir};
+    registry_opts o = {.dirs = dirs, .n_dirs = 1, .in_worker = true, .dirs_are_packs = true};
+    int rc = dir ? registry_new(&o, out, err) : -ENOMEM;
+    mem_free(dir);
+    if (rc == 0 && preload && registry_skill_count(*out) > 0) {
+        char *lerr = NULL; /* a load failure is reported by the call itself */
+        if (registry_load(*out, registry_skill_at(*out, 0), &lerr) < 0)
+            mem_free(lerr);
+    }
+    return rc;
 }
 
-int sandbox_worker_main(int fd)
+/* Serve the one call on fd: read it, run it, send the result. */
+static int serve_call(int fd, registry *r)
 {
-    worker_fd = fd;
-    mem_install();
-    ipc_frame setup = {0}, call = {0};
+    ipc_frame call = {0};
     char *err = NULL;
-    int32_t code = VENOM_E_INTERNAL;
-    registry *r = NULL;
+    registry_result res = {0};
     json_t *args = NULL;
-    if (ipc_recv(fd, ipc_now_ms() + SETUP_TIMEOUT_MS, 1 << 20, &setup, &err) < 0 || strcmp(ipc_op(&setup), "setup")) {
-        send_result(fd, VENOM_E_INTERNAL, "worker: no setup frame", NULL, false);
-        return 2;
-    }
-    /* execve made the process dumpable again; undo it before the filter. */
-    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-    int lrc = load_filter(&setup);
-    if (lrc < 0) {
-        json_t *h = json_pack("{s:s, s:s, s:s}", "op", "setup_error", "layer", "seccomp", "error", strerror(-lrc));
-        (void)ipc_send(fd, h, NULL, 0, NULL);
-        return 2;
-    }
-    if (sbx_verify(fd, 2, &err) < 0) {
-        json_t *h = json_pack("{s:s, s:s, s:s}", "op", "setup_error", "layer", "self-check", "error",
-                              err ? err : "failed");
-        (void)ipc_send(fd, h, NULL, 0, NULL);
-        return 2;
-    }
-    if (ipc_recv(fd, ipc_now_ms() + SETUP_TIMEOUT_MS, 256u << 20, &call, &err) < 0 || strcmp(ipc_op(&call), "call")) {
+    int rc = ipc_recv(fd, 0, 256u << 20, &call, &err);
+    if (rc < 0 || strcmp(ipc_op(&call), "call")) {
         send_result(fd, VENOM_E_INTERNAL, "worker: no call frame", NULL, false);
-        return 2;
+        goto out;
     }
     const char *mpath = json_string_value(json_object_get(call.hdr, "manifest"));
     const char *skill = json_string_value(json_object_get(call.hdr, "skill"));
@@ -442,18 +738,9 @@ int sandbox_worker_main(int fd)
     args = json_loadb((const char *)call.payload, call.payload_len, 0, &je);
     if (!mpath || !skill || !args) {
         send_result(fd, VENOM_E_INTERNAL, "worker: malformed call frame", NULL, false);
-        return 2;
+        goto out;
     }
-    host_set_log(worker_log, NULL, VENOM_LOG_DEBUG);
-    /* The view holds just this pack: a registry of one. */
-    char *packs = mem_strdup(mpath);
-    char *slash = packs ? strrchr(packs, '/') : NULL;
-    if (slash && slash != packs)
-        *slash = '\0';
-    const char *dirs[] = {packs};
-    registry_opts o = {.dirs = dirs, .n_dirs = 1, .in_worker = true, .dirs_are_packs = true};
-    registry_result res = {0};
-    int rc = registry_new(&o, &r, &err);
+    rc = r ? 0 : open_pack(mpath, false, &r, &err);
     const reg_skill *s = rc == 0 ? registry_find(r, skill) : NULL;
     if (rc == 0 && !s)
         rc = err_set(&err, -ENOENT, "worker: skill '%s' not found in %s", skill, mpath);
@@ -461,17 +748,137 @@ int sandbox_worker_main(int fd)
         registry_call_opts co = {.workdir = workdir};
         rc = registry_call(r, s, args, &co, &res, &err);
     }
-    if (rc == 0)
-        code = 0;
-    else
-        code = res.code ? res.code : rc == REGISTRY_E_ARGS ? VENOM_E_INVAL : VENOM_E_FAILED;
+    int32_t code = rc == 0 ? 0 : res.code ? res.code : rc == REGISTRY_E_ARGS ? VENOM_E_INVAL : VENOM_E_FAILED;
     send_result(fd, code, rc == 0 ? NULL : err, rc == 0 ? res.value : NULL, rc == REGISTRY_E_LOAD);
+out:
     json_decref(res.value);
     registry_free(r);
-    mem_free(packs);
     mem_free(err);
     json_decref(args);
-    ipc_frame_release(&setup);
     ipc_frame_release(&call);
     return 0;
+}
+
+/* The zygote: forks ready workers on request; pid 1 of the sandbox. */
+static int zygote_main(int ctrl)
+{
+    enum { MAX_DONE = 256 };
+    pid_t done_pid[MAX_DONE];
+    int done_status[MAX_DONE];
+    size_t n_done = 0;
+    send_op(ctrl, json_pack("{s:s}", "op", "ready"));
+    for (;;) {
+        ipc_frame f = {0};
+        char *err = NULL;
+        if (ipc_recv(ctrl, 0, 0, &f, &err) < 0) {
+            mem_free(err);
+            break; /* the supervisor is gone */
+        }
+        const char *op = ipc_op(&f);
+        pid_t target = (pid_t)json_integer_value(json_object_get(f.hdr, "pid"));
+        /* Remember how finished workers ended (bounded), reaping zombies. */
+        int st;
+        pid_t z;
+        while ((z = waitpid(-1, &st, WNOHANG)) > 0) {
+            if (n_done == MAX_DONE)
+                n_done = 0;
+            done_pid[n_done] = z;
+            done_status[n_done++] = st;
+        }
+        if (!strcmp(op, "fork")) {
+            const char *mpath = json_string_value(json_object_get(f.hdr, "manifest"));
+            int sv[2];
+            if (!mpath || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+                setup_error(ctrl, "zygote", "cannot make a worker channel");
+                ipc_frame_release(&f);
+                continue;
+            }
+            pid_t pid = fork();
+            if (pid == 0) {
+                close(ctrl);
+                close(sv[0]);
+                if (dup2(sv[1], WORKER_FD) < 0)
+                    _exit(2);
+                close(sv[1]);
+                worker_fd = WORKER_FD;
+                if (sbx_verify(WORKER_FD, 2, &err) < 0) {
+                    setup_error(WORKER_FD, "self-check", err);
+                    _exit(2);
+                }
+                registry *r = NULL;
+                if (open_pack(mpath, true, &r, &err) < 0)
+                    r = NULL;
+                mem_free(err);
+                _exit(serve_call(WORKER_FD, r));
+            }
+            close(sv[1]);
+            if (pid < 0) {
+                close(sv[0]);
+                setup_error(ctrl, "zygote", strerror(errno));
+            } else {
+                send_op(ctrl, json_pack("{s:s, s:i}", "op", "forked", "pid", (int)pid));
+                (void)send_fd(ctrl, sv[0]);
+                close(sv[0]);
+            }
+        } else if (!strcmp(op, "kill")) {
+            if (target > 1)
+                kill(target, SIGKILL);
+            send_op(ctrl, json_pack("{s:s}", "op", "killed"));
+        } else if (!strcmp(op, "status")) {
+            int status = -1;
+            bool found = false;
+            for (size_t i = 0; i < n_done && !found; i++)
+                if (done_pid[i] == target) {
+                    status = done_status[i];
+                    found = true;
+                }
+            if (!found && target > 1) {
+                /* give it 500 ms to finish, then end it */
+                uint64_t until = ipc_now_ms() + 500;
+                pid_t w;
+                while ((w = waitpid(target, &status, WNOHANG)) == 0 && ipc_now_ms() < until)
+                    usleep(200);
+                if (w == 0) {
+                    kill(target, SIGKILL);
+                    w = waitpid(target, &status, 0);
+                }
+                found = w == target;
+            }
+            send_op(ctrl, found ? json_pack("{s:s, s:i}", "op", "status", "status", status)
+                                : json_pack("{s:s}", "op", "status"));
+        } else {
+            setup_error(ctrl, "zygote", "unknown request");
+        }
+        ipc_frame_release(&f);
+    }
+    kill(-1, SIGKILL); /* pid 1: every worker of this sandbox */
+    return 0;
+}
+
+int sandbox_worker_main(int fd, const char *mode)
+{
+    worker_fd = fd;
+    mem_install();
+    ipc_frame setup = {0};
+    char *err = NULL;
+    if (ipc_recv(fd, ipc_now_ms() + SETUP_TIMEOUT_MS, 1 << 20, &setup, &err) < 0 || strcmp(ipc_op(&setup), "setup")) {
+        send_result(fd, VENOM_E_INTERNAL, "worker: no setup frame", NULL, false);
+        return 2;
+    }
+    /* execve made the process dumpable again; undo it before the filter. */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    int lrc = sbx_seccomp_load_bytes(setup.payload, setup.payload_len);
+    ipc_frame_release(&setup);
+    if (lrc < 0) {
+        setup_error(fd, "seccomp", strerror(-lrc));
+        return 2;
+    }
+    if (sbx_verify(fd, 2, &err) < 0) {
+        setup_error(fd, "self-check", err);
+        return 2;
+    }
+    host_set_log(worker_log, NULL, VENOM_LOG_DEBUG);
+    if (mode && !strcmp(mode, "zygote"))
+        return zygote_main(fd);
+    return serve_call(fd, NULL);
 }

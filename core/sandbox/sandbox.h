@@ -43,8 +43,22 @@ void sandbox_result_release(sandbox_result *res);
  * <dir of venom>/../<libdir>/venom/venom-worker. Borrowed, never NULL. */
 const char *sandbox_worker_path(void);
 
-/* The worker's side (venom-worker's main): serve one call on fd. Returns the
- * process exit status. */
-int sandbox_worker_main(int fd);
+/*
+ * A warm pool for one pack under one policy: a zygote that has done every
+ * set-up step once, and `warm` pre-forked workers, each verified, with the
+ * pack loaded, waiting for ONE call. p must outlive the pool. Thread-safe.
+ * Errors as sandbox_call.
+ */
+typedef struct sbx_pool sbx_pool;
+int sbx_pool_new(const sandbox_policy *p, const char *manifest_path, size_t warm, sbx_pool **out, char **err)
+    __attribute__((warn_unused_result));
+int sbx_pool_call(sbx_pool *pool, const char *skill, const json_t *args, atomic_int *cancel, sandbox_result *res,
+                  char **err) __attribute__((warn_unused_result));
+/* Ends the zygote and every worker. NULL is fine. */
+void sbx_pool_free(sbx_pool *pool);
+
+/* The worker's side (venom-worker's main): mode "call" serves one call on
+ * fd, "zygote" forks workers on request. Returns the exit status. */
+int sandbox_worker_main(int fd, const char *mode);
 
 #endif

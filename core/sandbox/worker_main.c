@@ -12,10 +12,10 @@
 int main(int argc, char **argv)
 {
     char *end = NULL;
-    long fd = argc == 2 ? strtol(argv[1], &end, 10) : -1;
+    long fd = argc == 3 ? strtol(argv[1], &end, 10) : -1;
     if (fd < 0 || fd > 1024 || !end || *end) {
         fputs("venom-worker: internal program of venom; not for direct use\n", stderr);
         return 2;
     }
-    return sandbox_worker_main((int)fd);
+    return sandbox_worker_main((int)fd, argv[2]);
 }
