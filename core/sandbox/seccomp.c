@@ -88,6 +88,19 @@ static const rule rules[] = {
     {"fsync", K_ALLOW, 0},
     {"fdatasync", K_ALLOW, 0},
     {"fchmod", K_ALLOW, 0},
+    /* Ordinary tools (chmod, df, tar, shells' job control) need these; the
+     * mount view and landlock decide what they may touch. */
+    {"fchmodat", K_ALLOW, 0},
+    {"statfs", K_ALLOW, 0},
+    {"fstatfs", K_ALLOW, 0},
+    {"creat", K_ALLOW, F_OPT},
+    {"getresuid", K_ALLOW, 0},
+    {"getresgid", K_ALLOW, 0},
+    {"getgroups", K_ALLOW, 0},
+    {"setpgid", K_ALLOW, 0},
+    {"getpgid", K_ALLOW, 0},
+    {"setsid", K_ALLOW, 0},
+    {"getsid", K_ALLOW, 0},
     /* File system (landlock and the mount view decide which paths). */
     {"openat", K_ALLOW, 0},
     {"open", K_ALLOW, F_OPT},

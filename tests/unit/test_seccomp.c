@@ -216,6 +216,19 @@ static const golden goldens[] = {
     R(fsync, SAME, SAME),
     R(fdatasync, SAME, SAME),
     R(fchmod, SAME, SAME),
+    R(fchmodat, SAME, SAME),
+    R(statfs, SAME, SAME),
+    R(fstatfs, SAME, SAME),
+#ifdef SYS_creat
+    R(creat, SAME, SAME),
+#endif
+    R(getresuid, SAME, SAME),
+    R(getresgid, SAME, SAME),
+    R(getgroups, SAME, SAME),
+    R(setpgid, SAME, SAME),
+    R(getpgid, SAME, SAME),
+    R(setsid, SAME, SAME),
+    R(getsid, SAME, SAME),
     /* file system */
     R(openat, SAME, SAME),
 #ifdef SYS_open
