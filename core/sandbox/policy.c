@@ -10,7 +10,7 @@
 /* Read-only for every worker: the dynamic loader, libc and the libraries
  * plugins link against. Merged-/usr symlinks (/lib -> usr/lib) are kept as
  * symlinks by the mount view. */
-const char *const sandbox_system_ro[] = {"/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc/ld.so.cache",
+const char *const sandbox_system_ro[] = {"/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc/ld.so.cache", "/etc/alternatives",
                                          NULL};
 
 static int strv_add(sandbox_strv *v, const char *s)
