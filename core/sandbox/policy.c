@@ -1,6 +1,10 @@
 #include "util/common.h"
 
+#include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "plugin/manifest.h"
 #include "sandbox/policy.h"
@@ -35,23 +39,60 @@ static void strv_release(sandbox_strv *v)
     v->n = 0;
 }
 
-/* Resolve `path` ("." = workdir, relative = under workdir) and add it; a
- * path that does not exist is skipped. Duplicates are skipped. */
-static int add_path(sandbox_strv *v, const char *workdir, const char *path)
+/* A path under the workdir is resolved without following any symlink: a
+ * skill that may write there could otherwise turn a declared path into a
+ * symlink to anything on the host, and the next call's view would bind it.
+ * 0 and *real (malloc'd) when it exists, -ENOENT when not, -ELOOP when a
+ * component is a symlink, other -errno. */
+static int resolve_beneath(const char *workdir, const char *rel, char **real)
 {
-    char *joined = NULL;
-    if (!strcmp(path, "."))
-        joined = mem_strdup(workdir);
-    else if (path[0] == '/')
-        joined = mem_strdup(path);
-    else
-        joined = mem_printf("%s/%s", workdir, path);
-    if (!joined)
-        return -ENOMEM;
-    char *real = realpath(joined, NULL);
-    mem_free(joined);
-    if (!real)
-        return errno == ENOMEM ? -ENOMEM : 0;
+    *real = NULL;
+    int wfd = open(workdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (wfd < 0)
+        return -errno;
+    struct open_how how = {.flags = O_PATH | O_CLOEXEC,
+                           .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
+    int fd = (int)syscall(SYS_openat2, wfd, rel, &how, sizeof how);
+    int rc = fd < 0 ? -errno : 0;
+    if (fd >= 0) {
+        char link[64], buf[PATH_MAX];
+        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(link, buf, sizeof buf - 1);
+        if (n > 0) {
+            buf[n] = '\0';
+            *real = strdup(buf);
+            rc = *real ? 0 : -ENOMEM;
+        } else {
+            rc = -errno;
+        }
+        close(fd);
+    }
+    close(wfd);
+    return rc == -EXDEV ? -ELOOP : rc;
+}
+
+/* Resolve `path` ("." = workdir, relative = under workdir) and add it; a
+ * path that does not exist is skipped. Duplicates are skipped. A relative
+ * path that runs through a symlink is refused (-ELOOP, *err says which). */
+static int add_path_err(sandbox_strv *v, const char *workdir, const char *path, char **err)
+{
+    char *real = NULL;
+    if (path[0] != '/' && strcmp(path, ".")) {
+        int r = resolve_beneath(workdir, path, &real);
+        if (r == -ENOENT)
+            return 0;
+        if (r == -ELOOP || r == -EXDEV)
+            return err_set(err, -ELOOP,
+                           "declared path '%s' runs through a symlink or out of the workdir %s; a sandboxed "
+                           "skill may have planted it — remove it, venom binds declared paths only as they are",
+                           path, workdir);
+        if (r < 0)
+            return r == -ENOMEM ? r : 0;
+    } else {
+        real = realpath(!strcmp(path, ".") ? workdir : path, NULL);
+        if (!real)
+            return errno == ENOMEM ? -ENOMEM : 0;
+    }
     int rc = 0;
     bool dup = false;
     for (size_t i = 0; i < v->n; i++)
@@ -60,6 +101,11 @@ static int add_path(sandbox_strv *v, const char *workdir, const char *path)
         rc = strv_add(v, real);
     free(real); /* realpath allocates with malloc */
     return rc;
+}
+
+static int add_path(sandbox_strv *v, const char *workdir, const char *path)
+{
+    return add_path_err(v, workdir, path, NULL);
 }
 
 static int init_common(sandbox_policy *p, const char *workdir, char **err)
@@ -130,9 +176,11 @@ int sandbox_policy_new(const manifest *m, const char *workdir, sandbox_policy **
     p->pack_name = mem_strdup(m->name);
     rc = p->pack_dir && p->pack_name ? add_path(&p->ro, p->workdir, p->pack_dir) : -ENOMEM;
     for (size_t i = 0; rc == 0 && i < m->perms.fs_read.n; i++)
-        rc = add_path(&p->ro, p->workdir, m->perms.fs_read.v[i]);
+        rc = add_path_err(&p->ro, p->workdir, m->perms.fs_read.v[i], err);
     for (size_t i = 0; rc == 0 && i < m->perms.fs_write.n; i++)
-        rc = add_path(&p->rw, p->workdir, m->perms.fs_write.v[i]);
+        rc = add_path_err(&p->rw, p->workdir, m->perms.fs_write.v[i], err);
+    if (rc == -ELOOP)
+        goto fail;
     for (size_t i = 0; rc == 0 && i < m->perms.env.n; i++) {
         const char *v = getenv(m->perms.env.v[i]);
         if (!v)

@@ -50,6 +50,7 @@ enum rule_kind {
     K_PRCTL,      /* read-only options (and PR_SET_NAME) allowed, others EPERM */
     K_SOCKET,     /* without net EPERM; with net AF_UNIX/INET/INET6 allowed, others EPERM */
     K_SOCKETPAIR, /* AF_UNIX allowed, others EPERM */
+    K_MODE,       /* allowed unless the mode argument (rule.arg) has S_ISUID or S_ISGID: EPERM */
 };
 
 #define F_OPT 1u /* may be absent on this architecture (or unknown to libseccomp) */
@@ -58,11 +59,14 @@ typedef struct rule {
     const char *name;
     uint8_t kind;
     uint8_t flags;
+    uint8_t arg; /* K_MODE: which argument is the mode */
 } rule;
 
 /* The list. Keep docs/internals/seccomp.md and the golden table of
  * tests/unit/test_seccomp.c in step with it. Anything not here gets ENOSYS
  * (the default action), clone3 included. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers" /* .arg only matters for K_MODE */
 static const rule rules[] = {
     /* I/O on descriptors the worker already holds or opens within its view. */
     {"read", K_ALLOW, 0},
@@ -87,13 +91,13 @@ static const rule rules[] = {
     {"ftruncate", K_ALLOW, 0},
     {"fsync", K_ALLOW, 0},
     {"fdatasync", K_ALLOW, 0},
-    {"fchmod", K_ALLOW, 0},
+    {"fchmod", K_MODE, 0, 1},
     /* Ordinary tools (chmod, df, tar, shells' job control) need these; the
      * mount view and landlock decide what they may touch. */
-    {"fchmodat", K_ALLOW, 0},
+    {"fchmodat", K_MODE, 0, 2},
     {"statfs", K_ALLOW, 0},
     {"fstatfs", K_ALLOW, 0},
-    {"creat", K_ALLOW, F_OPT},
+    {"creat", K_MODE, F_OPT, 1},
     {"getresuid", K_ALLOW, 0},
     {"getresgid", K_ALLOW, 0},
     {"getgroups", K_ALLOW, 0},
@@ -102,8 +106,8 @@ static const rule rules[] = {
     {"setsid", K_ALLOW, 0},
     {"getsid", K_ALLOW, 0},
     /* File system (landlock and the mount view decide which paths). */
-    {"openat", K_ALLOW, 0},
-    {"open", K_ALLOW, F_OPT},
+    {"openat", K_MODE, 0, 3},
+    {"open", K_MODE, F_OPT, 2},
     {"fstat", K_ALLOW, 0},
     {"newfstatat", K_ALLOW, F_OPT},
     {"stat", K_ALLOW, F_OPT},
@@ -119,8 +123,8 @@ static const rule rules[] = {
     {"chdir", K_ALLOW, 0},
     {"fchdir", K_ALLOW, 0},
     {"umask", K_ALLOW, 0},
-    {"mkdirat", K_ALLOW, 0},
-    {"mkdir", K_ALLOW, F_OPT},
+    {"mkdirat", K_MODE, 0, 2},
+    {"mkdir", K_MODE, F_OPT, 1},
     {"rmdir", K_ALLOW, F_OPT},
     {"unlinkat", K_ALLOW, 0},
     {"unlink", K_ALLOW, F_OPT},
@@ -296,6 +300,7 @@ static const rule rules[] = {
     {"capset", K_EPERM, 0},
     {"setrlimit", K_EPERM, F_OPT},
 };
+#pragma GCC diagnostic pop
 
 #define CLONE_NS_FLAGS                                                                                 \
     (CLONE_NEWNS | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS |          \
@@ -383,6 +388,15 @@ static int add_rule(scmp_filter_ctx ctx, const rule *r, int nr, const sandbox_po
         rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1, cmp(2, SCMP_CMP_EQ, 0, 0));
         if (rc == 0)
             rc = seccomp_rule_add(ctx, eperm, nr, 1, cmp(2, SCMP_CMP_NE, 0, 0));
+        return rc;
+    case K_MODE:
+        /* No set-id file or directory may be made: a sandbox running as root
+         * would otherwise plant setuid-root programs in a declared path. */
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1, cmp(r->arg, SCMP_CMP_MASKED_EQ, S_ISUID | S_ISGID, 0));
+        if (rc == 0)
+            rc = seccomp_rule_add(ctx, eperm, nr, 1, cmp(r->arg, SCMP_CMP_MASKED_EQ, S_ISUID, S_ISUID));
+        if (rc == 0)
+            rc = seccomp_rule_add(ctx, eperm, nr, 1, cmp(r->arg, SCMP_CMP_MASKED_EQ, S_ISGID, S_ISGID));
         return rc;
     case K_CLONE:
         /* Disjoint rules: no namespace flag → allow; any one of them → EPERM. */

@@ -215,12 +215,18 @@ static const golden goldens[] = {
     R(ftruncate, SAME, SAME),
     R(fsync, SAME, SAME),
     R(fdatasync, SAME, SAME),
-    R(fchmod, SAME, SAME),
-    R(fchmodat, SAME, SAME),
+    RA(fchmod, "mode 0644", SAME, SAME, M, 0644, M, M, M, M),
+    RA(fchmod, "setuid mode", PERM, PERM, M, 04755, M, M, M, M),
+    RA(fchmod, "setgid mode", PERM, PERM, M, 02755, M, M, M, M),
+    RA(fchmodat, "mode 0644", SAME, SAME, M, M, 0644, M, M, M),
+    RA(fchmodat, "setuid mode", PERM, PERM, M, M, 04755, M, M, M),
+    RA(fchmodat, "setgid mode", PERM, PERM, M, M, 02755, M, M, M),
     R(statfs, SAME, SAME),
     R(fstatfs, SAME, SAME),
 #ifdef SYS_creat
-    R(creat, SAME, SAME),
+    RA(creat, "mode 0644", SAME, SAME, M, 0644, M, M, M, M),
+    RA(creat, "setuid mode", PERM, PERM, M, 04755, M, M, M, M),
+    RA(creat, "setgid mode", PERM, PERM, M, 02755, M, M, M, M),
 #endif
     R(getresuid, SAME, SAME),
     R(getresgid, SAME, SAME),
@@ -230,9 +236,13 @@ static const golden goldens[] = {
     R(setsid, SAME, SAME),
     R(getsid, SAME, SAME),
     /* file system */
-    R(openat, SAME, SAME),
+    RA(openat, "mode 0644", SAME, SAME, M, M, M, 0644, M, M),
+    RA(openat, "setuid mode", PERM, PERM, M, M, M, 04755, M, M),
+    RA(openat, "setgid mode", PERM, PERM, M, M, M, 02755, M, M),
 #ifdef SYS_open
-    R(open, SAME, SAME),
+    RA(open, "mode 0644", SAME, SAME, M, M, 0644, M, M, M),
+    RA(open, "setuid mode", PERM, PERM, M, M, 04755, M, M, M),
+    RA(open, "setgid mode", PERM, PERM, M, M, 02755, M, M, M),
 #endif
     R(fstat, SAME, SAME),
 #ifdef SYS_newfstatat
@@ -259,9 +269,13 @@ static const golden goldens[] = {
     R(chdir, SAME, SAME),
     R(fchdir, SAME, SAME),
     R(umask, SAME, SAME),
-    R(mkdirat, SAME, SAME),
+    RA(mkdirat, "mode 0644", SAME, SAME, M, M, 0644, M, M, M),
+    RA(mkdirat, "setuid mode", PERM, PERM, M, M, 04755, M, M, M),
+    RA(mkdirat, "setgid mode", PERM, PERM, M, M, 02755, M, M, M),
 #ifdef SYS_mkdir
-    R(mkdir, SAME, SAME),
+    RA(mkdir, "mode 0644", SAME, SAME, M, 0644, M, M, M, M),
+    RA(mkdir, "setuid mode", PERM, PERM, M, 04755, M, M, M, M),
+    RA(mkdir, "setgid mode", PERM, PERM, M, 02755, M, M, M, M),
 #endif
 #ifdef SYS_rmdir
     R(rmdir, SAME, SAME),
