@@ -525,6 +525,20 @@ static int zygote_fork(sbx_pool *pl, int *sock, pid_t *pid, char **err)
     return 0;
 }
 
+/* Wait (without the pool lock) until a new worker says it is ready: it has
+ * verified itself and loaded the pack, so none of that is on a call's path. */
+static int await_ready(int sock, char **err)
+{
+    ipc_frame f = {0};
+    int rc = ipc_recv(sock, ipc_now_ms() + SETUP_TIMEOUT_MS, 0, &f, err);
+    if (rc == 0 && strcmp(ipc_op(&f), "ready")) {
+        const char *msg = json_string_value(json_object_get(f.hdr, "error"));
+        rc = err_set(err, -EPERM, "sandbox: a pooled worker failed its set-up: %s", msg ? msg : ipc_op(&f));
+    }
+    ipc_frame_release(&f);
+    return rc;
+}
+
 static void *refill_main(void *arg)
 {
     sbx_pool *pl = arg;
@@ -535,9 +549,18 @@ static void *refill_main(void *arg)
             pid_t pid = 0;
             char *err = NULL;
             if (zygote_fork(pl, &sock, &pid, &err) == 0) {
-                pl->ready[pl->n_ready] = sock;
-                pl->ready_pid[pl->n_ready++] = pid;
-                pthread_cond_broadcast(&pl->cond);
+                pthread_mutex_unlock(&pl->lock);
+                int rc = await_ready(sock, &err);
+                pthread_mutex_lock(&pl->lock);
+                if (rc == 0 && pl->n_ready < POOL_MAX) {
+                    pl->ready[pl->n_ready] = sock;
+                    pl->ready_pid[pl->n_ready++] = pid;
+                    pthread_cond_broadcast(&pl->cond);
+                } else {
+                    close(sock);
+                    if (!pl->error)
+                        pl->error = mem_strdup(err ? err : "a pooled worker failed");
+                }
             }
             mem_free(err);
             continue;
@@ -607,7 +630,8 @@ int sbx_pool_call(sbx_pool *pl, const char *skill, const json_t *args, atomic_in
     int sock = -1, rc = 0;
     pid_t pid = 0;
     pthread_mutex_lock(&pl->lock);
-    if (pl->n_ready > 0) {
+    bool taken = pl->n_ready > 0;
+    if (taken) {
         sock = pl->ready[--pl->n_ready];
         pid = pl->ready_pid[pl->n_ready];
     } else {
@@ -617,6 +641,10 @@ int sbx_pool_call(sbx_pool *pl, const char *skill, const json_t *args, atomic_in
     pthread_mutex_unlock(&pl->lock);
     if (rc < 0)
         return rc;
+    if (!taken && (rc = await_ready(sock, err)) < 0) {
+        close(sock);
+        return rc;
+    }
     pool_victim v = {.pl = pl, .pid = pid};
     rc = converse(sock, pl->p, pl->manifest, skill, args, cancel, kill_pooled, &v, res, err);
     close(sock);
@@ -809,6 +837,7 @@ static int zygote_main(int ctrl)
                 if (open_pack(mpath, true, &r, &err) < 0)
                     r = NULL;
                 mem_free(err);
+                send_op(WORKER_FD, json_pack("{s:s}", "op", "ready")); /* verified, pack loaded */
                 _exit(serve_call(WORKER_FD, r));
             }
             close(sv[1]);
