@@ -460,8 +460,10 @@ static int call_sandboxed(reg_skill *s, const json_t *args, const registry_call_
     }
     sandbox_policy *p = NULL;
     rc = sandbox_policy_new(s->pack->m, o && o->workdir ? o->workdir : ".", &p, err);
-    if (rc < 0)
+    if (rc < 0) {
+        res->code = VENOM_E_PERM;
         return err_prefix(err, REGISTRY_E_SANDBOX, "%s", s->name);
+    }
     /* The view binds the pack at its real path: name the manifest by it. */
     const char *base = strrchr(s->pack->m->path, '/');
     char *mpath = mem_printf("%s/%s", p->pack_dir, base ? base + 1 : s->pack->m->path);
@@ -469,8 +471,10 @@ static int call_sandboxed(reg_skill *s, const json_t *args, const registry_call_
     rc = mpath ? sandbox_call(p, mpath, s->name, args, o ? o->cancel : NULL, &sr, err) : -ENOMEM;
     mem_free(mpath);
     sandbox_policy_free(p);
-    if (rc < 0)
+    if (rc < 0) {
+        res->code = VENOM_E_PERM;
         return rc == -ENOMEM ? rc : REGISTRY_E_SANDBOX;
+    }
     if (sr.code != 0) {
         res->code = sr.code;
         rc = err_set(err, sr.load ? REGISTRY_E_LOAD : sr.code == VENOM_E_INVAL ? REGISTRY_E_ARGS : REGISTRY_E_FAILED,
