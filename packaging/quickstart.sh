@@ -3,7 +3,8 @@
 # sudo), builds, then either runs the demo or the whole test suite.
 #
 #   bash packaging/quickstart.sh demo   build + a headless run on the embedded defaults
-#   bash packaging/quickstart.sh test   build + the full suite: plain, ASan+UBSan, fuzzers
+#   bash packaging/quickstart.sh test   build + the full suite: plain, ASan+UBSan, the sandbox
+#                                       tests again as an unprivileged user (when root), fuzzers
 #
 # Environment: CI=true turns warnings into errors; FUZZ_SECONDS (default 60)
 # bounds each fuzz target; JOBS (default nproc) the build parallelism.
@@ -88,6 +89,37 @@ fuzz() {
   done
 }
 
+# As root, the sandbox must also hold for an unprivileged user (user
+# namespaces instead of root's powers): build a copy owned by such a user and
+# run the sandbox tests as it. VENOM_TEST_USER names the user (created if
+# missing and useradd exists).
+as_user() {
+  [ "$(id -u)" = 0 ] || return 0
+  local user=${VENOM_TEST_USER:-venomtest}
+  if ! id "$user" >/dev/null 2>&1; then
+    if command -v useradd >/dev/null; then
+      useradd -m "$user"
+    else
+      say "no unprivileged user '$user' and no useradd: sandbox tests as a user skipped"
+      return 0
+    fi
+  fi
+  local copy
+  copy=$(mktemp -d /tmp/venom-user-XXXXXX)
+  if [ -d .git ]; then git ls-files -co --exclude-standard | tar -cf - -T - | tar -xf - -C "$copy"
+  else tar --exclude='./build*' -cf - . | tar -xf - -C "$copy"; fi
+  chown -R "$user" "$copy"
+  say "sandbox tests as the unprivileged user '$user' ($copy)"
+  local cmd="cd '$copy' && cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null && \
+    cmake --build build -j $JOBS >/dev/null && cd build && \
+    ctest --output-on-failure -j $JOBS --timeout 600 -R 'sandbox|seccomp|landlock|harden|nsfs|cgroup|pool|ipc|skills_shell|cli_skill'"
+  local rc=0
+  if command -v runuser >/dev/null; then runuser -u "$user" -- bash -c "$cmd" || rc=$?
+  else su -s /bin/bash "$user" -c "$cmd" || rc=$?; fi
+  rm -rf "$copy"
+  return $rc
+}
+
 test_all() {
   say "building (build/)"
   configure_build build
@@ -96,6 +128,7 @@ test_all() {
   configure_build build-asan -DVENOM_SANITIZE=address,undefined
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     run_suite build-asan "ASan+UBSan build"
+  as_user
   fuzz
   say "all tests passed"
 }
