@@ -320,7 +320,8 @@ static void usage(void)
           "  -n N          calls per case (default 1000, at least 1)\n"
           "  -p PACK_DIR   the built no-op pack (default: this build's bench/packs/noop)\n"
           "  --no-breakdown  skip the per-stage breakdown of the cold call\n"
-          "  --only-cold   time sandbox_call alone (for perf record/trace, strace)\n",
+          "  --only-cold   time sandbox_call alone (for perf record/trace, strace)\n"
+          "  --only-warm   time sbx_pool_call alone (2 ms apart)\n",
           stderr);
     exit(2);
 }
@@ -337,9 +338,10 @@ int main(int argc, char **argv)
     long n = 1000;
     const char *pack_src = VENOM_BENCH_NOOP_DIR;
     bool breakdown = true;
-    bool only_cold = false;
+    bool only_cold = false, only_warm = false;
     static const struct option opts[] = {
-        {"no-breakdown", no_argument, NULL, 'B'}, {"only-cold", no_argument, NULL, 'C'}, {NULL, 0, NULL, 0}};
+        {"no-breakdown", no_argument, NULL, 'B'}, {"only-cold", no_argument, NULL, 'C'},
+        {"only-warm", no_argument, NULL, 'W'}, {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "n:p:h", opts, NULL)) != -1) {
         char *end = NULL;
@@ -360,6 +362,10 @@ int main(int argc, char **argv)
             break;
         case 'C':
             only_cold = true;
+            breakdown = false;
+            break;
+        case 'W':
+            only_warm = true;
             breakdown = false;
             break;
         default:
@@ -456,7 +462,7 @@ int main(int argc, char **argv)
     /* The warm pool: a zygote and 2 ready workers; the refill thread makes
      * the next one while the other cases of a round run. */
     sbx_pool *pool = NULL;
-    if (!only_cold && sbx_pool_new(pol, real_mpath, 2, &pool, &err) < 0)
+    if ((!only_cold || only_warm) && sbx_pool_new(pol, real_mpath, 2, &pool, &err) < 0)
         die("warm pool: %s", err ? err : "failed");
     if (bwrap_note) {
         bw.skipped = true;
@@ -468,6 +474,20 @@ int main(int argc, char **argv)
         uint64_t t0, t1;
         bool keep = i >= 0;
 
+        if (only_warm) { /* back to back; the refill races the next call */
+            sandbox_result sr;
+            usleep(2000); /* give the refill thread its turn, as a real run would */
+            t0 = now_ns();
+            int rc = sbx_pool_call(pool, SKILL, args, NULL, &sr, &err);
+            t1 = now_ns();
+            if (rc < 0)
+                die("%s", err ? err : "sbx_pool_call failed");
+            check_echo(sr.code == 0 ? sr.value : NULL, args, "sbx_pool_call", sr.error);
+            sandbox_result_release(&sr);
+            if (keep)
+                warm.ns[warm.n++] = t1 - t0;
+            continue;
+        }
         if (only_cold) {
             sandbox_result sr;
             t0 = now_ns();
@@ -544,6 +564,11 @@ int main(int argc, char **argv)
             reg.ns[reg.n++] = t1 - t0;
     }
 
+    if (only_warm) {
+        printf("sbx_pool_call, warm: %ld calls, p50 %.1f µs, p99 %.1f µs\n", n, pct_us(&warm, 0.5), pct_us(&warm, 0.99));
+        sbx_pool_free(pool);
+        goto done;
+    }
     if (only_cold) { /* for profilers: perf record/trace, strace */
         printf("sandbox_call, cold: %ld calls, p50 %.1f µs, p99 %.1f µs\n", n, pct_us(&cold, 0.5), pct_us(&cold, 0.99));
         breakdown = false;

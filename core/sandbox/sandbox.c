@@ -637,7 +637,6 @@ int sbx_pool_call(sbx_pool *pl, const char *skill, const json_t *args, atomic_in
     } else {
         rc = zygote_fork(pl, &sock, &pid, err);
     }
-    pthread_cond_broadcast(&pl->cond); /* refill */
     pthread_mutex_unlock(&pl->lock);
     if (rc < 0)
         return rc;
@@ -648,6 +647,11 @@ int sbx_pool_call(sbx_pool *pl, const char *skill, const json_t *args, atomic_in
     pool_victim v = {.pl = pl, .pid = pid};
     rc = converse(sock, pl->p, pl->manifest, skill, args, cancel, kill_pooled, &v, res, err);
     close(sock);
+    /* Refill after the call, not during it: a fork in the zygote competes
+     * with the worker for the CPUs. */
+    pthread_mutex_lock(&pl->lock);
+    pthread_cond_broadcast(&pl->cond);
+    pthread_mutex_unlock(&pl->lock);
     if (rc == 1) {
         rc = 0;
         /* The zygote is the parent: it knows how the worker ended. */
