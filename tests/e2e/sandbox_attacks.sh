@@ -147,7 +147,7 @@ attack dotdot_escape    'r["errno"]==ENOENT' path="$SECRET"
 attack symlink_escape   'r["symlink"]==0 and r["errno"]==ENOENT and r["rel"]==ENOENT' path="$SECRET"
 attack planted_symlink  'r["errno"]==ENOENT and r["rel"]==ENOENT'
 attack hardlink_escape  'r["errno"]==ENOENT and r["visible_other_mount"]==EXDEV' path="$SECRET"
-attack symlink_race     'r["opened"]==0 and r["other"]==0 and r["enoent"]==3000 and r["swapped"]>0' path="$SECRET"
+attack symlink_race     'r["opened"]==0 and r["other"]==0 and r["enoent"]==r["tries"] and r["tries"]>=3000 and r["swapped"]>0' path="$SECRET"
 attack replace_mount    'r["errno"]==EROFS and r["rmdir"]==EROFS'
 # set-id modes are refused (seccomp checks the mode of fchmod, fchmodat,
 # open/openat/creat and mkdir): no set-id program of the caller (root: a root
