@@ -54,16 +54,16 @@ expect_rc 0 "a cut never splits a UTF-8 character"; expect_json 'r["stdout"]=="\
 start=$(date +%s%N)
 sh_exec '{"argv": ["sleep", "5"], "timeout_ms": 300}'
 elapsed=$(( ($(date +%s%N) - start) / 1000000 ))
-expect_rc 0 "timeout"; expect_json 'r["timed_out"] is True and r["signal"]=="SIGKILL" and r["exit_code"] is None and 300 <= r["duration_ms"] < 1000'
-if [ "$elapsed" -lt 1500 ]; then ok; else fail "sleep 5 with timeout_ms 300 took ${elapsed} ms"; fi
+expect_rc 0 "timeout"; expect_json 'r["timed_out"] is True and r["signal"]=="SIGKILL" and r["exit_code"] is None and 300 <= r["duration_ms"] < 3000'
+if [ "$elapsed" -lt 4000 ]; then ok; else fail "sleep 5 with timeout_ms 300 took ${elapsed} ms"; fi
 start=$(date +%s%N)
 sh_exec '{"command": "echo started; (sleep 7.31; echo late) & sleep 6.31", "timeout_ms": 300}'
 elapsed=$(( ($(date +%s%N) - start) / 1000000 ))
 expect_rc 0 "timeout, child holding the pipes"; expect_json 'r["timed_out"] is True and r["stdout"]=="started\n"'
-if [ "$elapsed" -lt 1500 ]; then ok; else fail "a timed-out command with a background child took ${elapsed} ms"; fi
+if [ "$elapsed" -lt 4000 ]; then ok; else fail "a timed-out command with a background child took ${elapsed} ms"; fi
 if pgrep -f "sleep [67].31" >/dev/null; then fail "processes of the timed-out command survived: $(pgrep -af 'sleep [67].31')"; else ok; fi
 sh_exec '{"command": "sleep 30.31 & echo bg"}'
-expect_rc 0 "background process is not waited for"; expect_json 'r["stdout"]=="bg\n" and r["timed_out"] is False and r["duration_ms"] < 2000'
+expect_rc 0 "background process is not waited for"; expect_json 'r["stdout"]=="bg\n" and r["timed_out"] is False and r["duration_ms"] < 4000'
 if pgrep -f "sleep 30.31" >/dev/null; then fail "a background process outlived the call: $(pgrep -af 'sleep 30.31')"; else ok; fi
 
 # ---- the sandbox view
