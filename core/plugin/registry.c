@@ -447,6 +447,19 @@ out:
     return rc;
 }
 
+/* The result must match the manifest's result schema, if it has one. */
+static int check_result(const reg_skill *s, registry_result *res, char **err)
+{
+    if (s->ms->result_schema && schema_validate(s->ms->result_schema, res->value, "result", err) < 0) {
+        json_decref(res->value);
+        res->value = NULL;
+        res->code = VENOM_E_INTERNAL;
+        return err_prefix(err, REGISTRY_E_FAILED, "%s returned a result that does not match its result schema",
+                          s->name);
+    }
+    return 0;
+}
+
 /* An untrusted pack: validate here (cheap, and the message is ours), run
  * in a worker. Typed skills' schemas come from the worker's own check. */
 static int call_sandboxed(reg_skill *s, const json_t *args, const registry_call_opts *o, registry_result *res,
@@ -485,14 +498,7 @@ static int call_sandboxed(reg_skill *s, const json_t *args, const registry_call_
     res->value = sr.value;
     sr.value = NULL;
     sandbox_result_release(&sr);
-    if (s->ms->result_schema && schema_validate(s->ms->result_schema, res->value, "result", err) < 0) {
-        json_decref(res->value);
-        res->value = NULL;
-        res->code = VENOM_E_INTERNAL;
-        return err_prefix(err, REGISTRY_E_FAILED, "%s returned a result that does not match its result schema",
-                          s->name);
-    }
-    return 0;
+    return check_result(s, res, err);
 }
 
 int registry_call(registry *r, const reg_skill *cs, const json_t *args, const registry_call_opts *o,
@@ -528,12 +534,5 @@ int registry_call(registry *r, const reg_skill *cs, const json_t *args, const re
         if (rc < 0)
             return rc;
     }
-    if (s->ms->result_schema && schema_validate(s->ms->result_schema, res->value, "result", err) < 0) {
-        json_decref(res->value);
-        res->value = NULL;
-        res->code = VENOM_E_INTERNAL;
-        return err_prefix(err, REGISTRY_E_FAILED, "%s returned a result that does not match its result schema",
-                          s->name);
-    }
-    return 0;
+    return check_result(s, res, err);
 }
