@@ -90,15 +90,15 @@ static __attribute__((noreturn)) void child_fail(int sock, const char *layer, co
     _exit(121);
 }
 
-static __attribute__((noreturn)) void child_main(const sandbox_policy *p, int sock, bool userns, bool ns, uid_t uid,
-                                                 gid_t gid, const char *mode)
+static __attribute__((noreturn)) void child_main(const sandbox_policy *p, sbx_fs_plan *plan, int sock, bool userns,
+                                                 bool ns, uid_t uid, gid_t gid, const char *mode)
 {
     char *err = NULL;
     int abi = 0;
     if (ns) {
         if (sbx_ns_setup_ids(uid, gid, userns, &err) < 0)
             child_fail(sock, "user namespace", err);
-        if (sbx_fs_setup(p, &err) < 0)
+        if (sbx_fs_plan_apply(plan, &err) < 0)
             child_fail(sock, "filesystem view", err);
     } else if (chdir(p->workdir) < 0) {
         child_fail(sock, "workdir", strerror(errno));
@@ -237,6 +237,16 @@ static int spawn_worker(const sandbox_policy *p, const char *mode, spawned *w, c
     unsigned long flags = sbx_ns_flags(p);
     bool userns = (flags & CLONE_NEWUSER) != 0;
     w->ns = true;
+    /* The view is planned here (paths resolved, allocations done) and only
+     * applied in the child. */
+    sbx_fs_plan *plan = NULL;
+    rc = sbx_fs_plan_new(p, &plan, err);
+    if (rc < 0) {
+        close(sv[0]);
+        close(sv[1]);
+        json_decref(setup);
+        return err_prefix(err, rc, "sandbox: filesystem view");
+    }
     char *cerr = NULL;
     pid_t pid = sbx_clone(flags, &w->pidfd, &cerr);
     if (pid < 0 && (pid == -EPERM || pid == -EINVAL || pid == -ENOSPC)) {
@@ -247,6 +257,7 @@ static int spawn_worker(const sandbox_policy *p, const char *mode, spawned *w, c
         pid = sbx_clone(0, &w->pidfd, &cerr);
     }
     if (pid < 0) {
+        sbx_fs_plan_free(plan);
         close(sv[0]);
         close(sv[1]);
         json_decref(setup);
@@ -256,8 +267,9 @@ static int spawn_worker(const sandbox_policy *p, const char *mode, spawned *w, c
     }
     if (pid == 0) {
         close(sv[0]);
-        child_main(p, sv[1], userns, w->ns, uid, gid, mode);
+        child_main(p, plan, sv[1], userns, w->ns, uid, gid, mode);
     }
+    sbx_fs_plan_free(plan);
     close(sv[1]);
     w->pid = pid;
     w->sock = sv[0];
