@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -158,10 +159,21 @@ static int read_caps(uint64_t *eff, uint64_t *prm, uint64_t *inh)
     return 0;
 }
 
+static cap_t prepared_empty;
+static pthread_once_t prepared_once = PTHREAD_ONCE_INIT;
+
+static void make_prepared(void) { prepared_empty = cap_init(); }
+
+int sbx_caps_prepare(void)
+{
+    pthread_once(&prepared_once, make_prepared);
+    return prepared_empty ? 0 : -ENOMEM;
+}
+
 int sbx_drop_caps(char **err)
 {
     int rc = 0;
-    cap_t empty = NULL;
+    cap_t empty = NULL, mine = NULL;
     uint64_t eff, prm, inh;
     if ((rc = read_caps(&eff, &prm, &inh)) < 0)
         return err_set(err, rc, "capget: %s", strerror(-rc));
@@ -193,7 +205,8 @@ int sbx_drop_caps(char **err)
         goto out;
     }
 
-    empty = cap_init(); /* all three sets clear */
+    /* all three sets clear; prepared by the parent, or made here */
+    empty = prepared_empty ? prepared_empty : (mine = cap_init());
     if (!empty) {
         rc = err_set(err, -ENOMEM, "cap_init: out of memory");
         goto out;
@@ -204,8 +217,8 @@ int sbx_drop_caps(char **err)
         goto out;
     }
 out:
-    if (empty)
-        cap_free(empty);
+    if (mine)
+        cap_free(mine);
     return rc;
 }
 

@@ -47,8 +47,12 @@ int sbx_no_new_privs(char **err) __attribute__((warn_unused_result));
  * effective cleared. Without CAP_SETPCAP (an unprivileged user without a
  * user namespace) the bounding set cannot be changed and stays as it is:
  * harmless under no_new_privs, which sbx_verify then requires. -EPERM when
- * euid is 0 and the securebits cannot be locked. May allocate (libcap). */
+ * euid is 0 and the securebits cannot be locked. Allocates nothing once
+ * sbx_caps_prepare has run in the parent (else libcap allocates). */
 int sbx_drop_caps(char **err) __attribute__((warn_unused_result));
+/* Make, once per process, the empty capability set sbx_drop_caps installs,
+ * so that a cloned child does not allocate it. Thread-safe; -ENOMEM. */
+int sbx_caps_prepare(void) __attribute__((warn_unused_result));
 
 /* Close every fd but 0, 1, 2 and keep_fd (close_range, else a walk of
  * /proc/self/fd, else close() up to the fd limit), then point 0 (read) and

@@ -95,6 +95,7 @@ static __attribute__((noreturn)) void child_main(const sandbox_policy *p, sbx_fs
 {
     char *err = NULL;
     int abi = 0;
+    mem_child_arena(); /* from here on no malloc: see mem.h */
     if (ns) {
         if (sbx_ns_setup_ids(uid, gid, userns, &err) < 0)
             child_fail(sock, "user namespace", err);
@@ -224,6 +225,9 @@ static int spawn_worker(const sandbox_policy *p, const char *mode, spawned *w, c
     int rc = get_filter(p, &filter, err);
     if (rc < 0)
         return err_prefix(err, rc, "sandbox: seccomp");
+    if (sbx_caps_prepare() < 0)
+        return err_set(err, -ENOMEM, "out of memory");
+    (void)sandbox_worker_path(); /* resolved here: the child only reads it */
     json_t *setup = json_pack("{s:s}", "op", "setup");
     if (!setup)
         return err_set(err, -ENOMEM, "out of memory");

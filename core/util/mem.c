@@ -2,7 +2,10 @@
 #include "util/common.h"
 
 #include <jansson.h>
+#include <malloc.h>
+#include <stdalign.h>
 #include <stdatomic.h>
+#include <stddef.h>
 
 static atomic_long fail_countdown = -1;
 
@@ -20,13 +23,73 @@ static bool should_fail(void)
 
 void mem_fail_after(long n) { atomic_store(&fail_countdown, n); }
 
-void *mem_alloc(size_t n) { return should_fail() ? NULL : malloc(n ? n : 1); }
+/* The child arena (mem_child_arena): a bump allocator, each block headed by
+ * its size so that realloc can copy. Only one thread exists in that child. */
+#define ARENA_SIZE (64u << 10)
+static bool arena_on;
+static size_t arena_used;
+static _Alignas(max_align_t) unsigned char arena[ARENA_SIZE];
 
-void *mem_calloc(size_t n, size_t size) { return should_fail() ? NULL : calloc(n ? n : 1, size ? size : 1); }
+static void *arena_alloc(size_t n)
+{
+    const size_t align = _Alignof(max_align_t);
+    size_t need = sizeof(max_align_t) + ((n + align - 1) & ~(align - 1));
+    if (n > ARENA_SIZE || need > ARENA_SIZE - arena_used)
+        return NULL;
+    unsigned char *blk = arena + arena_used;
+    arena_used += need;
+    memcpy(blk, &n, sizeof n);
+    return blk + sizeof(max_align_t);
+}
 
-void *mem_realloc(void *p, size_t n) { return should_fail() ? NULL : realloc(p, n ? n : 1); }
+void mem_child_arena(void)
+{
+    arena_on = true;
+    json_set_alloc_funcs(mem_alloc, mem_free);
+}
 
-void mem_free(void *p) { free(p); }
+void *mem_alloc(size_t n)
+{
+    if (should_fail())
+        return NULL;
+    return arena_on ? arena_alloc(n ? n : 1) : malloc(n ? n : 1);
+}
+
+void *mem_calloc(size_t n, size_t size)
+{
+    if (should_fail())
+        return NULL;
+    if (!arena_on)
+        return calloc(n ? n : 1, size ? size : 1);
+    if (size && n > SIZE_MAX / size)
+        return NULL;
+    void *p = arena_alloc(n * size > 0 ? n * size : 1);
+    return p ? memset(p, 0, n * size) : NULL;
+}
+
+void *mem_realloc(void *p, size_t n)
+{
+    if (should_fail())
+        return NULL;
+    if (!arena_on)
+        return realloc(p, n ? n : 1);
+    void *q = arena_alloc(n ? n : 1);
+    if (q && p) {
+        size_t old = 0;
+        if ((unsigned char *)p > arena && (unsigned char *)p < arena + ARENA_SIZE)
+            memcpy(&old, (unsigned char *)p - sizeof(max_align_t), sizeof old);
+        else
+            old = malloc_usable_size(p); /* allocated before the clone */
+        memcpy(q, p, old < n ? old : n);
+    }
+    return q;
+}
+
+void mem_free(void *p)
+{
+    if (!arena_on)
+        free(p);
+}
 
 char *mem_strndup(const char *s, size_t n)
 {

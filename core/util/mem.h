@@ -22,6 +22,14 @@ void mem_free(void *p);
 char *mem_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *mem_vprintf(const char *fmt, va_list ap);
 
+/* In the child of a raw clone(2) of a possibly multi-threaded process
+ * (the sandbox's worker before execve): another thread may have held a
+ * malloc lock at the clone, so from now on every mem_* allocation (and
+ * jansson's) comes from a fixed static arena without locks, and mem_free
+ * does nothing. An allocation the arena cannot hold fails (NULL). One-way:
+ * call it only in a process that will execve or _exit. */
+void mem_child_arena(void);
+
 /* Route jansson's allocations through mem_alloc/mem_free. Call once at start. */
 void mem_install(void);
 /* Tests: the next n allocations succeed, every later one fails (n < 0: never). */
