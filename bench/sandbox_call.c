@@ -462,7 +462,7 @@ int main(int argc, char **argv)
     /* The warm pool: a zygote and 2 ready workers; the refill thread makes
      * the next one while the other cases of a round run. */
     sbx_pool *pool = NULL;
-    if ((!only_cold || only_warm) && sbx_pool_new(pol, real_mpath, 2, &pool, &err) < 0)
+    if ((!only_cold || only_warm) && sbx_pool_new(pol, real_mpath, &(sbx_pool_opts){.warm = 2}, &pool, &err) < 0)
         die("warm pool: %s", err ? err : "failed");
     if (bwrap_note) {
         bw.skipped = true;

@@ -12,7 +12,8 @@
 #include "util/err.h"
 #include "util/suggest.h"
 
-static const char *const known_keys[] = {"color", "log_level", "skill_paths", "trust", "workdir"};
+static const char *const known_keys[] = {"color", "log_level", "sandbox", "skill_paths", "trust", "workdir"};
+static const char *const sandbox_keys[] = {"idle_ms", "pool", "reuse"};
 
 int config_log_level(const char *name)
 {
@@ -81,7 +82,7 @@ static int key_error(const doc *d, const char *key, char **err)
     snprintf(ptr, sizeof ptr, "/%s", key);
     const char *best[1];
     size_t n = suggest_closest(key, known_keys, ARRAY_SIZE(known_keys), best, 1);
-    return err_set(err, -EINVAL, "%s:%d: unknown key '%s' (allowed: color, log_level, skill_paths, trust, workdir)%s%s%s",
+    return err_set(err, -EINVAL, "%s:%d: unknown key '%s' (allowed: color, log_level, sandbox, skill_paths, trust, workdir)%s%s%s",
                    doc_file(d), doc_line(d, ptr), key, n ? "; did you mean '" : "", n ? best[0] : "", n ? "'?" : "");
 }
 
@@ -90,6 +91,54 @@ static int type_error(const doc *d, const char *key, const char *expected, char 
     char ptr[300];
     snprintf(ptr, sizeof ptr, "/%s", key);
     return err_set(err, -EINVAL, "%s:%d: '%s' must be %s", doc_file(d), doc_line(d, ptr), key, expected);
+}
+
+static int str_list(const doc *d, const char *key, json_t *v, const char *what, char ***out, size_t *n, char **err);
+
+/* An integer lo..hi at /sandbox/<key>. */
+static int sandbox_int(const doc *d, const char *key, json_t *v, long long lo, long long hi, long long *out, char **err)
+{
+    char ptr[300];
+    snprintf(ptr, sizeof ptr, "/sandbox/%s", key);
+    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
+        return err_set(err, -EINVAL, "%s:%d: 'sandbox.%s' must be an integer from %lld to %lld", doc_file(d),
+                       doc_line(d, ptr), key, lo, hi);
+    *out = json_integer_value(v);
+    return 0;
+}
+
+static int apply_sandbox(config *c, const doc *d, json_t *v, char **err)
+{
+    if (!json_is_object(v))
+        return type_error(d, "sandbox", "a mapping (pool, idle_ms, reuse)", err);
+    const char *key;
+    json_t *e;
+    json_object_foreach(v, key, e) {
+        long long n = 0;
+        int rc;
+        if (!strcmp(key, "pool")) {
+            if ((rc = sandbox_int(d, key, e, 0, 64, &n, err)) < 0)
+                return rc;
+            c->sandbox_pool = (size_t)n;
+        } else if (!strcmp(key, "idle_ms")) {
+            if ((rc = sandbox_int(d, key, e, 0, 86400000, &n, err)) < 0)
+                return rc;
+            c->sandbox_idle_ms = (unsigned)n;
+        } else if (!strcmp(key, "reuse")) {
+            if ((rc = str_list(d, "sandbox/reuse", e, "a list of pack names", &c->sandbox_reuse, &c->n_sandbox_reuse,
+                               err)) < 0)
+                return rc;
+        } else {
+            char ptr[300];
+            snprintf(ptr, sizeof ptr, "/sandbox/%s", key);
+            const char *best[1];
+            size_t k = suggest_closest(key, sandbox_keys, ARRAY_SIZE(sandbox_keys), best, 1);
+            return err_set(err, -EINVAL, "%s:%d: unknown key 'sandbox.%s' (allowed: idle_ms, pool, reuse)%s%s%s",
+                           doc_file(d), doc_line(d, ptr), key, k ? "; did you mean '" : "", k ? best[0] : "",
+                           k ? "'?" : "");
+        }
+    }
+    return 0;
 }
 
 static int str_list(const doc *d, const char *key, json_t *v, const char *what, char ***out, size_t *n, char **err)
@@ -154,6 +203,8 @@ static int apply_file(config *c, const char *path, char **err)
             rc = str_list(d, key, v, "a list of directory paths", &c->skill_paths, &c->n_skill_paths, err);
         } else if (!strcmp(key, "trust")) {
             rc = str_list(d, key, v, "a list of pack names", &c->trust, &c->n_trust, err);
+        } else if (!strcmp(key, "sandbox")) {
+            rc = apply_sandbox(c, d, v, err);
         } else {
             rc = key_error(d, key, err);
             goto out;
@@ -199,6 +250,8 @@ int config_load(config **out, char **err)
         return err_set(err, -ENOMEM, "out of memory");
     c->log_level = VENOM_LOG_WARN;
     c->color = CONFIG_COLOR_AUTO;
+    c->sandbox_pool = 2;
+    c->sandbox_idle_ms = 30000;
     int rc = set_str(&c->workdir, ".");
     const char *home = getenv("VENOM_HOME");
     if (rc == 0)
@@ -242,6 +295,9 @@ void config_free(config *c)
     for (size_t i = 0; i < c->n_trust; i++)
         mem_free(c->trust[i]);
     mem_free(c->trust);
+    for (size_t i = 0; i < c->n_sandbox_reuse; i++)
+        mem_free(c->sandbox_reuse[i]);
+    mem_free(c->sandbox_reuse);
     mem_free(c->home);
     mem_free(c->file);
     mem_free(c->workdir);

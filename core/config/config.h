@@ -23,6 +23,11 @@ typedef struct config {
     char *system_skills; /* system skill directory ("" = none); its packs are first-party, trusted */
     char **trust;        /* names of further packs trusted to run in-process */
     size_t n_trust;
+    /* sandbox: the warm pool of runs with many calls (docs/config.md) */
+    size_t sandbox_pool;      /* ready workers per sandboxed pack; default 2, 0..64 */
+    unsigned sandbox_idle_ms; /* end idle pooled processes after this; default 30000, 0 = never */
+    char **sandbox_reuse;     /* packs whose pooled workers serve several calls */
+    size_t n_sandbox_reuse;
 } config;
 
 /* Load defaults, the file and the environment. *err is one line. */

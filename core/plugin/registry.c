@@ -19,7 +19,16 @@ typedef struct reg_pack {
     plugin *pl;            /* loaded plugin, or NULL */
     char *load_error;      /* why loading failed (sticky) */
     bool trusted;          /* first-party or in the trust list */
+    bool reuse;            /* in sandbox.reuse: pooled workers serve several calls */
 } reg_pack;
+
+/* A warm pool of one pack for one workdir, with the policy it runs under. */
+typedef struct reg_pool {
+    const reg_pack *pack;
+    char *workdir;
+    sandbox_policy *p;
+    sbx_pool *pool;
+} reg_pool;
 
 struct reg_skill {
     char *name;               /* "pack.skill" */
@@ -41,6 +50,11 @@ struct registry {
     size_t loaded;
     bool in_worker;
     pthread_mutex_t lock; /* loading and typed-skill preparation */
+    size_t pool_warm;
+    unsigned pool_idle_ms;
+    reg_pool *pools;
+    size_t n_pools;
+    pthread_mutex_t pools_lock; /* the pool list (pools are thread-safe themselves) */
 };
 
 static int add_problem(registry *r, char *msg)
@@ -117,6 +131,9 @@ static int scan_pack(registry *r, const registry_opts *o, const char *label, con
     p->m = m;
     p->dir_label = label;
     p->trusted = is_trusted(o, label, m->name);
+    for (size_t i = 0; i < o->n_reuse; i++)
+        if (!strcmp(o->reuse[i], m->name))
+            p->reuse = true;
     m = NULL;
     v[r->n_packs++] = p;
     for (size_t i = 0; i < p->m->n_skills; i++) {
@@ -191,7 +208,10 @@ int registry_new(const registry_opts *o, registry **out, char **err)
     if (!r)
         return err_set(err, -ENOMEM, "out of memory");
     pthread_mutex_init(&r->lock, NULL);
+    pthread_mutex_init(&r->pools_lock, NULL);
     r->in_worker = o->in_worker;
+    r->pool_warm = o->pool_warm;
+    r->pool_idle_ms = o->pool_idle_ms;
     int rc = 0;
     r->dirs = mem_calloc(o->n_dirs ? o->n_dirs : 1, sizeof *r->dirs);
     if (!r->dirs)
@@ -219,6 +239,13 @@ void registry_free(registry *r)
 {
     if (!r)
         return;
+    for (size_t i = 0; i < r->n_pools; i++) {
+        sbx_pool_free(r->pools[i].pool);
+        sandbox_policy_free(r->pools[i].p);
+        mem_free(r->pools[i].workdir);
+    }
+    mem_free(r->pools);
+    pthread_mutex_destroy(&r->pools_lock);
     for (size_t i = 0; i < r->n_skills; i++) {
         ffi_fn_free(r->skills[i]->ffi);
         json_decref(r->skills[i]->typed_schema);
@@ -460,10 +487,57 @@ static int check_result(const reg_skill *s, registry_result *res, char **err)
     return 0;
 }
 
+/* The manifest path as the worker sees it: the view binds the pack at its
+ * real path. */
+static char *worker_manifest(const reg_skill *s, const sandbox_policy *p)
+{
+    const char *base = strrchr(s->pack->m->path, '/');
+    return mem_printf("%s/%s", p->pack_dir, base ? base + 1 : s->pack->m->path);
+}
+
+/* The pool of s's pack for workdir, made on first use. */
+static int get_pool(registry *r, const reg_skill *s, const char *workdir, sbx_pool **out, char **err)
+{
+    int rc = 0;
+    pthread_mutex_lock(&r->pools_lock);
+    for (size_t i = 0; i < r->n_pools; i++)
+        if (r->pools[i].pack == s->pack && !strcmp(r->pools[i].workdir, workdir)) {
+            *out = r->pools[i].pool;
+            goto out;
+        }
+    reg_pool *v = mem_realloc(r->pools, (r->n_pools + 1) * sizeof *v);
+    if (!v) {
+        rc = err_set(err, -ENOMEM, "out of memory");
+        goto out;
+    }
+    r->pools = v;
+    reg_pool rp = {.pack = s->pack, .workdir = mem_strdup(workdir)};
+    char *mpath = NULL;
+    rc = rp.workdir ? sandbox_policy_new(s->pack->m, workdir, &rp.p, err) : err_set(err, -ENOMEM, "out of memory");
+    if (rc == 0 && !(mpath = worker_manifest(s, rp.p)))
+        rc = err_set(err, -ENOMEM, "out of memory");
+    if (rc == 0) {
+        sbx_pool_opts po = {.warm = r->pool_warm, .idle_ms = r->pool_idle_ms, .reuse = s->pack->reuse};
+        rc = sbx_pool_new(rp.p, mpath, &po, &rp.pool, err);
+    }
+    mem_free(mpath);
+    if (rc < 0) {
+        sandbox_policy_free(rp.p);
+        mem_free(rp.workdir);
+        goto out;
+    }
+    r->pools[r->n_pools++] = rp;
+    *out = rp.pool;
+out:
+    pthread_mutex_unlock(&r->pools_lock);
+    return rc;
+}
+
 /* An untrusted pack: validate here (cheap, and the message is ours), run
- * in a worker. Typed skills' schemas come from the worker's own check. */
-static int call_sandboxed(reg_skill *s, const json_t *args, const registry_call_opts *o, registry_result *res,
-                          char **err)
+ * in a worker — from the pack's pool, or a fresh one. Typed skills' schemas
+ * come from the worker's own check. */
+static int call_sandboxed(registry *r, reg_skill *s, const json_t *args, const registry_call_opts *o,
+                          registry_result *res, char **err)
 {
     int rc = 0;
     if (!s->ms->function) {
@@ -471,22 +545,29 @@ static int call_sandboxed(reg_skill *s, const json_t *args, const registry_call_
         if (rc < 0)
             return err_prefix(err, REGISTRY_E_ARGS, "%s", s->name);
     }
-    sandbox_policy *p = NULL;
-    rc = sandbox_policy_new(s->pack->m, o && o->workdir ? o->workdir : ".", &p, err);
-    if (rc < 0) {
-        res->code = VENOM_E_PERM;
-        return err_prefix(err, REGISTRY_E_SANDBOX, "%s", s->name);
-    }
-    /* The view binds the pack at its real path: name the manifest by it. */
-    const char *base = strrchr(s->pack->m->path, '/');
-    char *mpath = mem_printf("%s/%s", p->pack_dir, base ? base + 1 : s->pack->m->path);
+    const char *workdir = o && o->workdir ? o->workdir : ".";
+    atomic_int *cancel = o ? o->cancel : NULL;
     sandbox_result sr;
-    rc = mpath ? sandbox_call(p, mpath, s->name, args, o ? o->cancel : NULL, &sr, err) : -ENOMEM;
-    mem_free(mpath);
-    sandbox_policy_free(p);
+    if (r->pool_warm > 0 || s->pack->reuse) {
+        sbx_pool *pool = NULL;
+        rc = get_pool(r, s, workdir, &pool, err);
+        if (rc == 0)
+            rc = sbx_pool_call(pool, s->name, args, cancel, &sr, err);
+    } else {
+        sandbox_policy *p = NULL;
+        rc = sandbox_policy_new(s->pack->m, workdir, &p, err);
+        if (rc == 0) {
+            char *mpath = worker_manifest(s, p);
+            rc = mpath ? sandbox_call(p, mpath, s->name, args, cancel, &sr, err) : -ENOMEM;
+            mem_free(mpath);
+        }
+        sandbox_policy_free(p);
+    }
     if (rc < 0) {
         res->code = VENOM_E_PERM;
-        return rc == -ENOMEM ? rc : REGISTRY_E_SANDBOX;
+        if (rc == -ENOMEM)
+            return rc;
+        return err_prefix(err, REGISTRY_E_SANDBOX, "%s", s->name);
     }
     if (sr.code != 0) {
         res->code = sr.code;
@@ -507,7 +588,7 @@ int registry_call(registry *r, const reg_skill *cs, const json_t *args, const re
     reg_skill *s = (reg_skill *)cs;
     *res = (registry_result){0};
     if (reg_skill_sandboxed(r, s))
-        return call_sandboxed(s, args, o, res, err);
+        return call_sandboxed(r, s, args, o, res, err);
     pthread_mutex_lock(&r->lock);
     int rc = prepare_locked(r, s, err);
     pthread_mutex_unlock(&r->lock);

@@ -32,6 +32,15 @@ typedef struct registry_opts {
     size_t n_trusted;
     bool in_worker;             /* inside a sandboxed worker: run everything in-process */
     bool dirs_are_packs;        /* each of dirs is one pack directory, not a directory of packs */
+    /* Sandboxed calls (docs/sandbox.md, "The warm pool"): with pool_warm > 0
+     * each pack (per workdir) gets a pool of that many ready workers, made on
+     * its first call and kept until registry_free; 0 starts a fresh worker
+     * per call (`venom skill run`). Packs named in reuse get pooled workers
+     * that serve several calls. */
+    size_t pool_warm;
+    unsigned pool_idle_ms;      /* end a pool's idle processes after this (0: never) */
+    const char *const *reuse;   /* config sandbox.reuse */
+    size_t n_reuse;
 } registry_opts;
 
 /* Scan the directories. Only allocation failure is an error; bad packs

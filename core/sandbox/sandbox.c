@@ -443,16 +443,20 @@ void sandbox_result_release(sandbox_result *res)
 #define POOL_MAX 64
 
 struct sbx_pool {
-    pthread_mutex_t lock;     /* the zygote's channel and the ready list */
-    pthread_cond_t cond;      /* refill wanted / worker ready */
+    pthread_mutex_t lock;     /* the zygote's channel, the ready list, the counters */
+    pthread_cond_t cond;      /* refill wanted / a call started or ended / stop */
     pthread_t refill;
     bool stop, have_thread;
     const sandbox_policy *p;
     char *manifest;
-    spawned zyg;
+    sbx_pool_opts o;
+    spawned zyg;              /* pid 0 while there is no zygote (not yet, or ended idle) */
     int ready[POOL_MAX];
     pid_t ready_pid[POOL_MAX];
-    size_t n_ready, warm;
+    size_t n_ready;
+    size_t n_busy;            /* calls in flight */
+    uint64_t last_use_ms;     /* when the last call started or ended */
+    bool idle;                /* ended for idleness: no refill until the next call */
     char *error;              /* why the zygote failed, sticky */
 };
 
@@ -525,7 +529,8 @@ static int zygote_ask(sbx_pool *pl, json_t *req, ipc_frame *reply, char **err)
 static int zygote_fork(sbx_pool *pl, int *sock, pid_t *pid, char **err)
 {
     ipc_frame f = {0};
-    int rc = zygote_ask(pl, json_pack("{s:s, s:s}", "op", "fork", "manifest", pl->manifest), &f, err);
+    int rc = zygote_ask(pl, json_pack("{s:s, s:s, s:b}", "op", "fork", "manifest", pl->manifest, "reuse", pl->o.reuse),
+                        &f, err);
     if (rc < 0)
         return rc;
     json_t *jp = json_object_get(f.hdr, "pid");
@@ -555,51 +560,14 @@ static int await_ready(int sock, char **err)
     return rc;
 }
 
-static void *refill_main(void *arg)
+/* Start the zygote if there is none. Caller holds pool->lock. */
+static int zygote_start_locked(sbx_pool *pl, char **err)
 {
-    sbx_pool *pl = arg;
-    pthread_mutex_lock(&pl->lock);
-    while (!pl->stop) {
-        if (pl->n_ready < pl->warm && !pl->error) {
-            int sock = -1;
-            pid_t pid = 0;
-            char *err = NULL;
-            if (zygote_fork(pl, &sock, &pid, &err) == 0) {
-                pthread_mutex_unlock(&pl->lock);
-                int rc = await_ready(sock, &err);
-                pthread_mutex_lock(&pl->lock);
-                if (rc == 0 && pl->n_ready < POOL_MAX) {
-                    pl->ready[pl->n_ready] = sock;
-                    pl->ready_pid[pl->n_ready++] = pid;
-                    pthread_cond_broadcast(&pl->cond);
-                } else {
-                    close(sock);
-                    if (!pl->error)
-                        pl->error = mem_strdup(err ? err : "a pooled worker failed");
-                }
-            }
-            mem_free(err);
-            continue;
-        }
-        pthread_cond_wait(&pl->cond, &pl->lock);
-    }
-    pthread_mutex_unlock(&pl->lock);
-    return NULL;
-}
-
-int sbx_pool_new(const sandbox_policy *p, const char *manifest_path, size_t warm, sbx_pool **out, char **err)
-{
-    *out = NULL;
-    sbx_pool *pl = mem_calloc(1, sizeof *pl);
-    if (!pl)
-        return err_set(err, -ENOMEM, "out of memory");
-    pthread_mutex_init(&pl->lock, NULL);
-    pthread_cond_init(&pl->cond, NULL);
-    pl->p = p;
-    pl->warm = warm > POOL_MAX ? POOL_MAX : warm;
-    pl->zyg = (spawned){.sock = -1, .pidfd = -1};
-    pl->manifest = mem_strdup(manifest_path);
-    int rc = pl->manifest ? spawn_worker(p, "zygote", &pl->zyg, err) : err_set(err, -ENOMEM, "out of memory");
+    if (pl->zyg.pid > 0)
+        return 0;
+    if (pl->error)
+        return err_set(err, -EPIPE, "%s", pl->error);
+    int rc = spawn_worker(pl->p, "zygote", &pl->zyg, err);
     if (rc == 0) {
         /* The zygote reports its set-up: "ready" or "setup_error". */
         ipc_frame f = {0};
@@ -613,9 +581,111 @@ int sbx_pool_new(const sandbox_policy *p, const char *manifest_path, size_t warm
             err_prefix(err, rc, "sandbox: the zygote did not start");
         }
         ipc_frame_release(&f);
+        if (rc < 0) {
+            spawned_kill(&pl->zyg);
+            spawned_reap(&pl->zyg, 0);
+            spawned_release(&pl->zyg);
+        }
     }
-    if (rc == 0 && pl->warm && pthread_create(&pl->refill, NULL, refill_main, pl) == 0)
+    return rc;
+}
+
+/* End the ready workers and the zygote. Caller holds pool->lock and no
+ * call is in flight (the zygote is pid 1 of every worker's namespace). */
+static void pool_shrink_locked(sbx_pool *pl)
+{
+    for (size_t i = 0; i < pl->n_ready; i++)
+        close(pl->ready[i]); /* a waiting worker exits at EOF */
+    pl->n_ready = 0;
+    if (pl->zyg.pid > 0) {
+        close(pl->zyg.sock); /* the zygote ends at EOF, and takes its workers along */
+        pl->zyg.sock = -1;
+        spawned_reap(&pl->zyg, 1000);
+        spawned_release(&pl->zyg);
+    }
+}
+
+/* Keeps `warm` workers ready; ends everything after idle_ms without calls. */
+static void *refill_main(void *arg)
+{
+    sbx_pool *pl = arg;
+    pthread_mutex_lock(&pl->lock);
+    while (!pl->stop) {
+        /* With reuse, busy workers come back: count them as kept. */
+        size_t kept = pl->n_ready + (pl->o.reuse ? pl->n_busy : 0);
+        if (!pl->idle && pl->zyg.pid > 0 && kept < pl->o.warm && !pl->error) {
+            int sock = -1;
+            pid_t pid = 0;
+            char *err = NULL;
+            if (zygote_fork(pl, &sock, &pid, &err) == 0) {
+                pthread_mutex_unlock(&pl->lock);
+                int rc = await_ready(sock, &err);
+                pthread_mutex_lock(&pl->lock);
+                if (rc == 0 && pl->n_ready < POOL_MAX) {
+                    pl->ready[pl->n_ready] = sock;
+                    pl->ready_pid[pl->n_ready++] = pid;
+                    pthread_cond_broadcast(&pl->cond);
+                } else {
+                    close(sock);
+                    if (rc < 0 && !pl->error)
+                        pl->error = mem_strdup(err ? err : "a pooled worker failed");
+                }
+            }
+            mem_free(err);
+            continue;
+        }
+        bool alive = pl->zyg.pid > 0 || pl->n_ready > 0;
+        if (pl->o.idle_ms && alive && pl->n_busy == 0) {
+            uint64_t until = pl->last_use_ms + pl->o.idle_ms;
+            if (ipc_now_ms() >= until) {
+                pool_shrink_locked(pl);
+                pl->idle = true;
+                continue;
+            }
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            uint64_t left = until - ipc_now_ms();
+            ts.tv_sec += (time_t)(left / 1000);
+            ts.tv_nsec += (long)(left % 1000) * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&pl->cond, &pl->lock, &ts);
+            continue;
+        }
+        pthread_cond_wait(&pl->cond, &pl->lock);
+    }
+    pthread_mutex_unlock(&pl->lock);
+    return NULL;
+}
+
+int sbx_pool_new(const sandbox_policy *p, const char *manifest_path, const sbx_pool_opts *o, sbx_pool **out,
+                 char **err)
+{
+    *out = NULL;
+    sbx_pool *pl = mem_calloc(1, sizeof *pl);
+    if (!pl)
+        return err_set(err, -ENOMEM, "out of memory");
+    pthread_mutex_init(&pl->lock, NULL);
+    pthread_cond_init(&pl->cond, NULL);
+    pl->p = p;
+    pl->o = o ? *o : (sbx_pool_opts){.warm = 2};
+    if (pl->o.warm > POOL_MAX)
+        pl->o.warm = POOL_MAX;
+    pl->zyg = (spawned){.sock = -1, .pidfd = -1};
+    pl->last_use_ms = ipc_now_ms();
+    pl->manifest = mem_strdup(manifest_path);
+    int rc = pl->manifest ? 0 : err_set(err, -ENOMEM, "out of memory");
+    if (rc == 0) {
+        pthread_mutex_lock(&pl->lock);
+        rc = zygote_start_locked(pl, err);
+        pthread_mutex_unlock(&pl->lock);
+    }
+    if (rc == 0 && pthread_create(&pl->refill, NULL, refill_main, pl) == 0)
         pl->have_thread = true;
+    else if (rc == 0)
+        rc = err_set(err, -EAGAIN, "sandbox: cannot start the pool's thread");
     if (rc < 0) {
         sbx_pool_free(pl);
         return rc;
@@ -627,12 +697,14 @@ int sbx_pool_new(const sandbox_policy *p, const char *manifest_path, size_t warm
 typedef struct pool_victim {
     sbx_pool *pl;
     pid_t pid;
+    bool killed;
 } pool_victim;
 
 static void kill_pooled(void *arg)
 {
     pool_victim *v = arg;
     ipc_frame f = {0};
+    v->killed = true;
     pthread_mutex_lock(&v->pl->lock);
     if (zygote_ask(v->pl, json_pack("{s:s, s:i}", "op", "kill", "pid", (int)v->pid), &f, NULL) == 0)
         ipc_frame_release(&f);
@@ -646,28 +718,27 @@ int sbx_pool_call(sbx_pool *pl, const char *skill, const json_t *args, atomic_in
     int sock = -1, rc = 0;
     pid_t pid = 0;
     pthread_mutex_lock(&pl->lock);
+    pl->n_busy++;
+    pl->last_use_ms = ipc_now_ms();
+    pl->idle = false;
     bool taken = pl->n_ready > 0;
     if (taken) {
         sock = pl->ready[--pl->n_ready];
         pid = pl->ready_pid[pl->n_ready];
     } else {
-        rc = zygote_fork(pl, &sock, &pid, err);
+        rc = zygote_start_locked(pl, err);
+        if (rc == 0)
+            rc = zygote_fork(pl, &sock, &pid, err);
     }
     pthread_mutex_unlock(&pl->lock);
-    if (rc < 0)
-        return rc;
-    if (!taken && (rc = await_ready(sock, err)) < 0) {
+    if (rc == 0 && !taken && (rc = await_ready(sock, err)) < 0) {
         close(sock);
-        return rc;
+        sock = -1;
     }
     pool_victim v = {.pl = pl, .pid = pid};
-    rc = converse(sock, pl->p, pl->manifest, skill, args, cancel, kill_pooled, &v, res, err);
-    close(sock);
-    /* Refill after the call, not during it: a fork in the zygote competes
-     * with the worker for the CPUs. */
-    pthread_mutex_lock(&pl->lock);
-    pthread_cond_broadcast(&pl->cond);
-    pthread_mutex_unlock(&pl->lock);
+    if (rc == 0)
+        rc = converse(sock, pl->p, pl->manifest, skill, args, cancel, kill_pooled, &v, res, err);
+    bool keep = rc == 0 && pl->o.reuse && !v.killed;
     if (rc == 1) {
         rc = 0;
         /* The zygote is the parent: it knows how the worker ended. */
@@ -682,7 +753,28 @@ int sbx_pool_call(sbx_pool *pl, const char *skill, const json_t *args, atomic_in
             set_error(res, VENOM_E_FAILED, "%s: the worker ended without a result", skill);
         ipc_frame_release(&f);
     }
+    /* Refill after the call, not during it: a fork in the zygote competes
+     * with the worker for the CPUs. A reused worker goes back to the list. */
+    pthread_mutex_lock(&pl->lock);
+    if (keep && pl->n_ready < POOL_MAX && pl->zyg.pid > 0) {
+        pl->ready[pl->n_ready] = sock;
+        pl->ready_pid[pl->n_ready++] = pid;
+    } else if (sock >= 0) {
+        close(sock);
+    }
+    pl->n_busy--;
+    pl->last_use_ms = ipc_now_ms();
+    pthread_cond_broadcast(&pl->cond);
+    pthread_mutex_unlock(&pl->lock);
     return rc;
+}
+
+void sbx_pool_stats(sbx_pool *pl, size_t *zygotes, size_t *ready)
+{
+    pthread_mutex_lock(&pl->lock);
+    *zygotes = pl->zyg.pid > 0;
+    *ready = pl->n_ready;
+    pthread_mutex_unlock(&pl->lock);
 }
 
 void sbx_pool_free(sbx_pool *pl)
@@ -695,14 +787,9 @@ void sbx_pool_free(sbx_pool *pl)
     pthread_mutex_unlock(&pl->lock);
     if (pl->have_thread)
         pthread_join(pl->refill, NULL);
-    for (size_t i = 0; i < pl->n_ready; i++)
-        close(pl->ready[i]);
-    if (pl->zyg.pid > 0) {
-        /* Closing its channel ends the zygote, which takes its workers along. */
-        close(pl->zyg.sock);
-        pl->zyg.sock = -1;
-        spawned_reap(&pl->zyg, 1000);
-    }
+    pthread_mutex_lock(&pl->lock);
+    pool_shrink_locked(pl);
+    pthread_mutex_unlock(&pl->lock);
     spawned_release(&pl->zyg);
     pthread_cond_destroy(&pl->cond);
     pthread_mutex_destroy(&pl->lock);
@@ -767,14 +854,19 @@ static int open_pack(const char *mpath, bool preload, registry **out, char **err
     return rc;
 }
 
-/* Serve the one call on fd: read it, run it, send the result. */
-static int serve_call(int fd, registry *r)
+/* Serve one call on fd: read it, run it, send the result. The pack's
+ * registry is opened on the first call (unless preloaded) and kept in *r.
+ * Returns 0 after a call, -1 when the channel closed or brought no call. */
+static int serve_call(int fd, registry **r)
 {
     ipc_frame call = {0};
     char *err = NULL;
     registry_result res = {0};
     json_t *args = NULL;
+    int ret = -1;
     int rc = ipc_recv(fd, 0, 256u << 20, &call, &err);
+    if (rc == -EPIPE)
+        goto out; /* the supervisor is done with this worker */
     if (rc < 0 || strcmp(ipc_op(&call), "call")) {
         send_result(fd, VENOM_E_INTERNAL, "worker: no call frame", NULL, false);
         goto out;
@@ -788,23 +880,22 @@ static int serve_call(int fd, registry *r)
         send_result(fd, VENOM_E_INTERNAL, "worker: malformed call frame", NULL, false);
         goto out;
     }
-    rc = r ? 0 : open_pack(mpath, false, &r, &err);
-    const reg_skill *s = rc == 0 ? registry_find(r, skill) : NULL;
+    rc = *r ? 0 : open_pack(mpath, false, r, &err);
+    const reg_skill *s = rc == 0 ? registry_find(*r, skill) : NULL;
     if (rc == 0 && !s)
         rc = err_set(&err, -ENOENT, "worker: skill '%s' not found in %s", skill, mpath);
     if (rc == 0) {
         registry_call_opts co = {.workdir = workdir};
-        rc = registry_call(r, s, args, &co, &res, &err);
+        rc = registry_call(*r, s, args, &co, &res, &err);
     }
     int32_t code = rc == 0 ? 0 : res.code ? res.code : rc == REGISTRY_E_ARGS ? VENOM_E_INVAL : VENOM_E_FAILED;
-    send_result(fd, code, rc == 0 ? NULL : err, rc == 0 ? res.value : NULL, rc == REGISTRY_E_LOAD);
+    ret = send_result(fd, code, rc == 0 ? NULL : err, rc == 0 ? res.value : NULL, rc == REGISTRY_E_LOAD) < 0 ? -1 : 0;
 out:
     json_decref(res.value);
-    registry_free(r);
     mem_free(err);
     json_decref(args);
     ipc_frame_release(&call);
-    return 0;
+    return ret;
 }
 
 /* The zygote: forks ready workers on request; pid 1 of the sandbox. */
@@ -835,6 +926,7 @@ static int zygote_main(int ctrl)
         }
         if (!strcmp(op, "fork")) {
             const char *mpath = json_string_value(json_object_get(f.hdr, "manifest"));
+            bool reuse = json_is_true(json_object_get(f.hdr, "reuse"));
             int sv[2];
             if (!mpath || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
                 setup_error(ctrl, "zygote", "cannot make a worker channel");
@@ -858,7 +950,10 @@ static int zygote_main(int ctrl)
                     r = NULL;
                 mem_free(err);
                 send_op(WORKER_FD, json_pack("{s:s}", "op", "ready")); /* verified, pack loaded */
-                _exit(serve_call(WORKER_FD, r));
+                while (serve_call(WORKER_FD, &r) == 0 && reuse)
+                    ;
+                registry_free(r);
+                _exit(0);
             }
             close(sv[1]);
             if (pid < 0) {
@@ -929,5 +1024,8 @@ int sandbox_worker_main(int fd, const char *mode)
     host_set_log(worker_log, NULL, VENOM_LOG_DEBUG);
     if (mode && !strcmp(mode, "zygote"))
         return zygote_main(fd);
-    return serve_call(fd, NULL);
+    registry *r = NULL;
+    (void)serve_call(fd, &r);
+    registry_free(r);
+    return 0;
 }

@@ -46,14 +46,24 @@ const char *sandbox_worker_path(void);
 /*
  * A warm pool for one pack under one policy: a zygote that has done every
  * set-up step once, and `warm` pre-forked workers, each verified, with the
- * pack loaded, waiting for ONE call. p must outlive the pool. Thread-safe.
- * Errors as sandbox_call.
+ * pack loaded, waiting for a call. By default a worker serves ONE call and
+ * exits; with `reuse` (opt-in, for packs the user trusts) it serves further
+ * calls until the pool ends or goes idle. After idle_ms without a call the
+ * ready workers and the zygote are ended; the next call starts them again.
+ * p must outlive the pool. Thread-safe. Errors as sandbox_call.
  */
+typedef struct sbx_pool_opts {
+    size_t warm;      /* ready workers kept (at most 64; 0: fork one per call) */
+    unsigned idle_ms; /* end idle workers and the zygote after this (0: never) */
+    bool reuse;       /* a worker serves more than one call */
+} sbx_pool_opts;
 typedef struct sbx_pool sbx_pool;
-int sbx_pool_new(const sandbox_policy *p, const char *manifest_path, size_t warm, sbx_pool **out, char **err)
-    __attribute__((warn_unused_result));
+int sbx_pool_new(const sandbox_policy *p, const char *manifest_path, const sbx_pool_opts *o, sbx_pool **out,
+                 char **err) __attribute__((warn_unused_result));
 int sbx_pool_call(sbx_pool *pool, const char *skill, const json_t *args, atomic_int *cancel, sandbox_result *res,
                   char **err) __attribute__((warn_unused_result));
+/* Processes the pool has now: its zygote (0 or 1) and ready workers. */
+void sbx_pool_stats(sbx_pool *pool, size_t *zygotes, size_t *ready);
 /* Ends the zygote and every worker. NULL is fine. */
 void sbx_pool_free(sbx_pool *pool);
 

@@ -190,6 +190,15 @@ static int32_t h_garbage(venom_ctx *call, const char *args, void *data)
         (void)!write(fd, junk, sizeof junk);
     return VENOM_OK;
 }
+/* State that outlives a call: 1, 2, 3… in a reused worker, always 1 in a fresh one. */
+static int32_t h_count(venom_ctx *call, const char *args, void *data)
+{
+    (void)args; (void)data;
+    static int calls;
+    char out[64];
+    snprintf(out, sizeof out, "{\"count\":%d}", ++calls);
+    return H->set_result(call, out, (size_t)-1);
+}
 static int32_t h_closefd(venom_ctx *call, const char *args, void *data)
 {
     (void)call; (void)args; (void)data;
@@ -263,7 +272,7 @@ static int32_t init(const venom_host_api *host, venom_ctx *ctx, void **state)
         venom_skill_fn fn;
     } hs[] = {{"spin", h_spin},       {"abort", h_abort},     {"exit", h_exit},       {"membomb", h_membomb},
               {"forkbomb", h_forkbomb}, {"flood", h_flood},   {"garbage", h_garbage}, {"closefd", h_closefd},
-              {"diskfill", h_diskfill}, {"echo", echo}};
+              {"diskfill", h_diskfill}, {"echo", echo},         {"count", h_count}};
     for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++)
         if (reg(hs[i].name, hs[i].fn) != VENOM_OK)
             return VENOM_E_INTERNAL;

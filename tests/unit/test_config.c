@@ -63,7 +63,43 @@ static void test_defaults(void **state)
     assert_int_equal(c->log_level, VENOM_LOG_WARN);
     assert_int_equal(c->color, CONFIG_COLOR_AUTO);
     assert_non_null(strstr(c->system_skills, "/venom/skills"));
+    assert_int_equal(c->sandbox_pool, 2);
+    assert_int_equal(c->sandbox_idle_ms, 30000);
+    assert_int_equal(c->n_sandbox_reuse, 0);
     config_free(c);
+}
+
+static void test_sandbox_section(void **state)
+{
+    (void)state;
+    free(ts_write(home, "config.yaml", "sandbox:\n  pool: 4\n  idle_ms: 0\n  reuse: [mytools, other]\n"));
+    config *c = load_ok();
+    assert_int_equal(c->sandbox_pool, 4);
+    assert_int_equal(c->sandbox_idle_ms, 0);
+    assert_int_equal(c->n_sandbox_reuse, 2);
+    assert_string_equal(c->sandbox_reuse[1], "other");
+    config_free(c);
+
+    free(ts_write(home, "config.yaml", "color: auto\nsandbox:\n  pool: 65\n"));
+    char *e = load_err();
+    assert_non_null(strstr(e, "config.yaml:3: 'sandbox.pool' must be an integer from 0 to 64"));
+    mem_free(e);
+
+    free(ts_write(home, "config.yaml", "sandbox:\n  pool: 1\n  idle: 5\n"));
+    e = load_err();
+    assert_non_null(strstr(e, "config.yaml:3: unknown key 'sandbox.idle' (allowed: idle_ms, pool, reuse)"));
+    assert_non_null(strstr(e, "did you mean 'idle_ms'"));
+    mem_free(e);
+
+    free(ts_write(home, "config.yaml", "sandbox: 3\n"));
+    e = load_err();
+    assert_non_null(strstr(e, "'sandbox' must be a mapping"));
+    mem_free(e);
+
+    free(ts_write(home, "config.yaml", "sandbox:\n  reuse: mytools\n"));
+    e = load_err();
+    assert_non_null(strstr(e, "must be a list of pack names"));
+    mem_free(e);
 }
 
 static void test_file_then_env(void **state)
@@ -191,6 +227,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_then_env, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sandbox_section, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors_name_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
         cmocka_unit_test(test_suggest),
