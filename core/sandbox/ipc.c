@@ -460,6 +460,19 @@ out:
     return rc;
 }
 
+size_t ipc_encode(const json_t *hdr, unsigned char *out, size_t cap)
+{
+    if (!json_is_object(hdr) || check_op(hdr, "ipc_encode", -EINVAL, NULL) || cap <= IPC_PREFIX_LEN)
+        return 0;
+    size_t hlen = json_dumpb(hdr, (char *)out + IPC_PREFIX_LEN, cap - IPC_PREFIX_LEN, JSON_COMPACT);
+    if (hlen == 0 || hlen > cap - IPC_PREFIX_LEN || hlen > IPC_MAX_HEADER)
+        return 0;
+    memcpy(out, IPC_MAGIC, 4);
+    put_le32(out + 4, (uint32_t)hlen);
+    put_le32(out + 8, 0);
+    return IPC_PREFIX_LEN + hlen;
+}
+
 int ipc_send(int fd, const json_t *hdr, const void *payload, size_t payload_len, char **err)
 {
     return ipc_send_until(fd, 0, hdr, payload, payload_len, err);

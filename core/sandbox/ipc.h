@@ -61,6 +61,10 @@ int ipc_send(int fd, const json_t *hdr, const void *payload, size_t payload_len,
  * a timed-out channel must be closed. */
 int ipc_send_until(int fd, uint64_t deadline_ms, const json_t *hdr, const void *payload, size_t payload_len,
                    char **err);
+/* Encode a frame without payload into buf (for a later write(2) where
+ * nothing may allocate, such as a signal handler) in out. Returns its
+ * length, or 0 when hdr is not a valid header or does not fit in cap bytes. */
+size_t ipc_encode(const json_t *hdr, unsigned char *out, size_t cap);
 
 /*
  * Wait until fd is readable (a frame has begun, or EOF/error is there for

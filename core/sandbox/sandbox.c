@@ -854,6 +854,36 @@ static int open_pack(const char *mpath, bool preload, registry **out, char **err
     return rc;
 }
 
+/* A one-call worker is pid 1 of its pid namespace, and pid 1 ignores the
+ * signals it sends itself without a handler: abort() would end in glibc's
+ * fallback, a SIGSEGV. So there SIGABRT gets a handler that writes a result
+ * frame prepared before the call (nothing may allocate in it) and exits. */
+static unsigned char abort_frame[512];
+static volatile sig_atomic_t abort_len;
+
+static void on_abort(int sig)
+{
+    (void)sig;
+    if (abort_len)
+        (void)!write(WORKER_FD, abort_frame, (size_t)abort_len);
+    _exit(128 + SIGABRT);
+}
+
+static void prepare_abort(const char *skill)
+{
+    if (getpid() != 1)
+        return; /* pooled workers are the zygote's children: SIGABRT works */
+    abort_len = 0;
+    char msg[300];
+    snprintf(msg, sizeof msg, "%s: the skill crashed (SIGABRT: it called abort())", skill);
+    json_t *h = json_pack("{s:s, s:i, s:s, s:b}", "op", "result", "code", VENOM_E_FAILED, "error", msg, "load", 0);
+    abort_len = (sig_atomic_t)ipc_encode(h, abort_frame, sizeof abort_frame);
+    json_decref(h);
+    struct sigaction sa = {.sa_handler = on_abort};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGABRT, &sa, NULL);
+}
+
 /* Serve one call on fd: read it, run it, send the result. The pack's
  * registry is opened on the first call (unless preloaded) and kept in *r.
  * Returns 0 after a call, -1 when the channel closed or brought no call. */
@@ -886,6 +916,7 @@ static int serve_call(int fd, registry **r)
         rc = err_set(&err, -ENOENT, "worker: skill '%s' not found in %s", skill, mpath);
     if (rc == 0) {
         registry_call_opts co = {.workdir = workdir};
+        prepare_abort(skill);
         rc = registry_call(*r, s, args, &co, &res, &err);
     }
     int32_t code = rc == 0 ? 0 : res.code ? res.code : rc == REGISTRY_E_ARGS ? VENOM_E_INVAL : VENOM_E_FAILED;

@@ -733,11 +733,36 @@ static void test_alloc_failures(void **state)
     buf_release(&b);
 }
 
+static void test_encode(void **state)
+{
+    (void)state;
+    unsigned char fb[128];
+    json_t *h = json_pack("{s:s, s:i, s:s}", "op", "result", "code", -1, "error", "x: crashed");
+    size_t n = ipc_encode(h, fb, sizeof fb);
+    assert_true(n > IPC_PREFIX_LEN);
+    ipc_frame f = {0};
+    size_t used = 0;
+    assert_int_equal(ipc_parse(fb, n, 0, &f, &used, NULL, NULL), 0);
+    assert_int_equal(used, n);
+    assert_string_equal(ipc_op(&f), "result");
+    assert_string_equal(json_string_value(json_object_get(f.hdr, "error")), "x: crashed");
+    assert_int_equal(f.payload_len, 0);
+    ipc_frame_release(&f);
+    assert_int_equal(ipc_encode(h, fb, 20), 0); /* does not fit */
+    assert_int_equal(ipc_encode(h, fb, IPC_PREFIX_LEN), 0);
+    json_decref(h);
+    h = json_pack("{s:i}", "code", 1); /* no op */
+    assert_int_equal(ipc_encode(h, fb, sizeof fb), 0);
+    json_decref(h);
+    assert_int_equal(ipc_encode(NULL, fb, sizeof fb), 0);
+}
+
 int main(void)
 {
     mem_install();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip_no_payload),
+        cmocka_unit_test(test_encode),
         cmocka_unit_test(test_roundtrip_payload),
         cmocka_unit_test(test_roundtrip_big_threaded),
         cmocka_unit_test(test_recv_waits_nonblocking_and_pipe),
