@@ -1,6 +1,8 @@
 #include "util/common.h"
 
+#include <ctype.h>
 #include <fcntl.h>
+#include <strings.h>
 
 #include "plugin/host.h"
 #include "plugin/loader.h"
@@ -272,6 +274,164 @@ static int32_t h_getenv(venom_ctx *ctx, const char *name, char **value)
     return *value ? VENOM_OK : VENOM_E_NOMEM;
 }
 
+/* ---- the broker: secrets and HTTP made by the host for the skill ---- */
+
+static host_broker_fn broker_fn;
+static void *broker_user;
+static host_forward_fn forward_fn;
+
+void host_set_broker(host_broker_fn fn, void *user)
+{
+    broker_fn = fn;
+    broker_user = user;
+}
+
+void host_set_forward(host_forward_fn fn) { forward_fn = fn; }
+
+/* The host part of an http(s) URL, lower-cased, without userinfo, port or
+ * IPv6 brackets, and its port (explicit, else 80/443); false when the URL
+ * is not http(s) or has no host or a bad port. */
+static bool url_host(const char *url, char *host, size_t cap, unsigned *port)
+{
+    const char *p;
+    if (!strncasecmp(url, "http://", 7)) {
+        p = url + 7;
+        *port = 80;
+    } else if (!strncasecmp(url, "https://", 8)) {
+        p = url + 8;
+        *port = 443;
+    } else {
+        return false;
+    }
+    size_t auth = strcspn(p, "/?#");
+    const char *at = memrchr(p, '@', auth); /* as curl: the last '@' ends the userinfo */
+    if (at) {
+        auth -= (size_t)(at + 1 - p);
+        p = at + 1;
+    }
+    const char *end = p + auth, *rest;
+    size_t n;
+    if (*p == '[') {
+        const char *close = memchr(p, ']', auth);
+        if (!close)
+            return false;
+        p++;
+        n = (size_t)(close - p);
+        rest = close + 1;
+    } else {
+        const char *colon = memchr(p, ':', auth);
+        n = (size_t)((colon ? colon : end) - p);
+        rest = p + n;
+    }
+    if (rest < end) { /* ":port" */
+        if (*rest != ':' || rest + 1 == end || end - rest > 6)
+            return false;
+        unsigned v = 0;
+        for (const char *d = rest + 1; d < end; d++) {
+            if (*d < '0' || *d > '9')
+                return false;
+            v = v * 10 + (unsigned)(*d - '0');
+        }
+        if (v == 0 || v > 65535)
+            return false;
+        *port = v;
+    }
+    if (n == 0 || n >= cap)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        host[i] = (char)tolower((unsigned char)p[i]);
+    host[n] = '\0';
+    return true;
+}
+
+bool host_allowed(const manifest *m, const char *host, unsigned port)
+{
+    if (!m || m->perms.network == MANIFEST_NET_NONE)
+        return false;
+    if (m->perms.network == MANIFEST_NET_FULL)
+        return true;
+    size_t hl = strlen(host);
+    for (size_t i = 0; i < m->perms.net_hosts.n; i++) {
+        const char *pat = m->perms.net_hosts.v[i];
+        const char *colon = strrchr(pat, ':');
+        size_t pl = colon ? (size_t)(colon - pat) : strlen(pat);
+        if (colon && strtoul(colon + 1, NULL, 10) != port)
+            continue; /* "host:port" allows that port only */
+        if (pl > 2 && !strncmp(pat, "*.", 2)) { /* any subdomain, not the domain itself */
+            size_t sl = pl - 1;                  /* ".example.org" */
+            if (hl > sl && !strncasecmp(host + hl - sl, pat + 1, sl))
+                return true;
+        } else if (pl == hl && !strncasecmp(pat, host, hl)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+int32_t host_broker_serve(const char *service, const manifest *m, const char *request, char **response, char **error)
+{
+    *response = NULL;
+    *error = NULL;
+    const char *who = m ? m->name : "the skill";
+    if (!service || !request) {
+        *error = mem_strdup("broker: no service or request");
+        return VENOM_E_INVAL;
+    }
+    if (!strcmp(service, "secret")) {
+        if (!m || !declared(&m->perms.secrets, request)) {
+            *error = mem_printf("secret '%s' is not declared in %s's permissions.secrets", request, who);
+            return VENOM_E_PERM;
+        }
+        if (!broker_fn) {
+            *error = mem_strdup("this venom has no secrets vault yet; secrets cannot be read");
+            return VENOM_E_UNSUPPORTED;
+        }
+    } else if (!strcmp(service, "http")) {
+        json_error_t je;
+        json_t *req = json_loads(request, 0, &je);
+        const char *url = json_string_value(json_object_get(req, "url"));
+        char host[256];
+        unsigned port = 0;
+        int32_t rc = VENOM_OK;
+        if (!json_is_object(req) || !url) {
+            *error = mem_strdup("http: the request must be a JSON object with a \"url\" string");
+            rc = VENOM_E_INVAL;
+        } else if (!url_host(url, host, sizeof host, &port)) {
+            *error = mem_printf("http: '%.200s' is not an http:// or https:// URL with a host (and a valid port)", url);
+            rc = VENOM_E_INVAL;
+        } else if (!host_allowed(m, host, port)) {
+            *error = mem_printf("http: host '%s' port %u is not in %s's permissions.network.hosts", host, port, who);
+            rc = VENOM_E_PERM;
+        }
+        json_decref(req);
+        if (rc != VENOM_OK)
+            return rc;
+        if (!broker_fn) {
+            *error = mem_strdup("brokered HTTP is not available in this venom version");
+            return VENOM_E_UNSUPPORTED;
+        }
+    } else {
+        *error = mem_printf("broker: unknown service '%.40s'", service);
+        return VENOM_E_INVAL;
+    }
+    return broker_fn(broker_user, service, m, request, response, error);
+}
+
+/* A service for the call: forwarded (in a worker) or served here. */
+static int32_t broker_call(venom_ctx *ctx, const char *service, const char *request, char **response)
+{
+    char *error = NULL;
+    int32_t rc = forward_fn ? forward_fn(service, request, response, &error)
+                            : host_broker_serve(service, ctx->m, request, response, &error);
+    if (rc != VENOM_OK) {
+        mem_free(*response);
+        *response = NULL;
+        ctx_set_error(ctx, error ? error : "the broker refused");
+    }
+    mem_free(error);
+    return rc;
+}
+
 static int32_t h_secret(venom_ctx *ctx, const char *name, char **value)
 {
     if (value)
@@ -284,8 +444,7 @@ static int32_t h_secret(venom_ctx *ctx, const char *name, char **value)
         mem_free(m);
         return VENOM_E_PERM;
     }
-    ctx_set_error(ctx, "this venom has no secrets vault yet; secrets cannot be read");
-    return VENOM_E_UNSUPPORTED;
+    return broker_call(ctx, "secret", name, value);
 }
 
 static int32_t h_http(venom_ctx *ctx, const char *request_json, char **response_json)
@@ -294,8 +453,7 @@ static int32_t h_http(venom_ctx *ctx, const char *request_json, char **response_
         *response_json = NULL;
     if (!call_ok(ctx) || !request_json || !response_json)
         return VENOM_E_INVAL;
-    ctx_set_error(ctx, "brokered HTTP is not available in this venom version");
-    return VENOM_E_UNSUPPORTED;
+    return broker_call(ctx, "http", request_json, response_json);
 }
 
 static const venom_host_api table = {

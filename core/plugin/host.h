@@ -51,6 +51,29 @@ void host_set_log(host_log_fn fn, void *user, int max_level);
 /* Pass a log line from elsewhere (a sandboxed worker) to the log sink. */
 void host_log_forward(const char *who, int level, const char *msg);
 
+/*
+ * The broker: services a skill asks the host for — "secret" (request: the
+ * name; response: the value) and "http" (request and response as in
+ * venom.h). In-process they go to host_broker_serve; inside a sandboxed
+ * worker the forwarder sends them over IPC to the supervisor, which calls
+ * host_broker_serve with the pack's manifest: the permission checks are the
+ * supervisor's, whatever the worker claims. The broker function does the
+ * work (the vault, libcurl); without one the services are
+ * VENOM_E_UNSUPPORTED. *response and *error are mem_alloc'd.
+ */
+typedef int32_t (*host_broker_fn)(void *user, const char *service, const struct manifest *m, const char *request,
+                                  char **response, char **error);
+void host_set_broker(host_broker_fn fn, void *user);
+typedef int32_t (*host_forward_fn)(const char *service, const char *request, char **response, char **error);
+void host_set_forward(host_forward_fn fn); /* worker only */
+/* Check m's permissions for the request, then call the broker. */
+int32_t host_broker_serve(const char *service, const struct manifest *m, const char *request, char **response,
+                          char **error);
+/* May pack m reach host (lower-case, no brackets) on port over the network?
+ * Manifest entries: "api.example.org", "*.example.org" (subdomains only),
+ * either with ":port" to allow only that port. */
+bool host_allowed(const struct manifest *m, const char *host, unsigned port);
+
 /* Plugin context lifecycle (loader). */
 void host_ctx_init_plugin(venom_ctx *ctx, struct plugin *p, const char *who);
 /* Call context lifecycle (registry). */

@@ -174,6 +174,7 @@ int sandbox_policy_new(const manifest *m, const char *workdir, sandbox_policy **
     p->pack_dir = mem_strdup(pd);
     free(pd);
     p->pack_name = mem_strdup(m->name);
+    p->manifest = m;
     rc = p->pack_dir && p->pack_name ? add_path(&p->ro, p->workdir, p->pack_dir) : -ENOMEM;
     for (size_t i = 0; rc == 0 && i < m->perms.fs_read.n; i++)
         rc = add_path_err(&p->ro, p->workdir, m->perms.fs_read.v[i], err);

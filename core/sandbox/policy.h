@@ -27,6 +27,7 @@ typedef struct sandbox_policy {
     char *workdir;         /* the run's workdir (cwd of the worker); also in ro or rw if declared */
     char *pack_dir;        /* the pack directory (always read-only) */
     char *pack_name;       /* for messages */
+    const struct manifest *manifest; /* borrowed; the broker checks its permissions (NULL: none granted) */
     uint64_t tmp_bytes;    /* size cap of the private /tmp tmpfs */
     /* Capabilities granted by the manifest. */
     bool net;              /* full network: no new network namespace, sockets allowed */

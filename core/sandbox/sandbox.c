@@ -363,6 +363,21 @@ static int converse(int sock, const sandbox_policy *p, const char *manifest_path
             if (msg)
                 host_log_forward(p->pack_name ? p->pack_name : skill, (int)level, msg);
             done = false;
+        } else if (!strcmp(op, "broker")) {
+            /* a host service for the skill: checked against the pack's
+             * manifest here, whatever the worker claims */
+            const char *service = json_string_value(json_object_get(f.hdr, "service"));
+            char *resp = NULL, *berr = NULL;
+            int32_t code = host_broker_serve(service, p->manifest, f.payload ? (const char *)f.payload : "", &resp,
+                                             &berr);
+            json_t *h = json_pack("{s:s, s:i, s:s?}", "op", "broker_reply", "code", code, "error", berr);
+            char *rerr2 = NULL;
+            if (!h || ipc_send_until(sock, deadline, h, resp, resp && code == VENOM_OK ? strlen(resp) : 0, &rerr2) < 0)
+                mem_free(rerr2); /* the worker is gone or stuck: its end shows below */
+            json_decref(h);
+            mem_free(resp);
+            mem_free(berr);
+            done = false;
         } else if (!strcmp(op, "setup_error")) {
             const char *layer = json_string_value(json_object_get(f.hdr, "layer"));
             const char *msg = json_string_value(json_object_get(f.hdr, "error"));
@@ -812,6 +827,41 @@ static void worker_log(void *user, const char *who, int level, const char *msg)
     json_decref(h);
 }
 
+/* The worker's forwarder: a host service asked of the supervisor. */
+static pthread_mutex_t forward_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int32_t worker_forward(const char *service, const char *request, char **response, char **error)
+{
+    *response = NULL;
+    *error = NULL;
+    int32_t code = VENOM_E_INTERNAL;
+    ipc_frame f = {0};
+    char *err = NULL;
+    json_t *h = json_pack("{s:s, s:s}", "op", "broker", "service", service);
+    pthread_mutex_lock(&forward_lock); /* one request at a time on the channel */
+    int rc = h ? ipc_send(worker_fd, h, request, strlen(request), &err) : -ENOMEM;
+    if (rc == 0)
+        rc = ipc_recv(worker_fd, 0, 256u << 20, &f, &err);
+    pthread_mutex_unlock(&forward_lock);
+    json_decref(h);
+    json_t *jc = rc == 0 ? json_object_get(f.hdr, "code") : NULL;
+    if (rc < 0) {
+        *error = mem_printf("broker: %s", err ? err : "the channel failed");
+    } else if (strcmp(ipc_op(&f), "broker_reply") || !json_is_integer(jc)) {
+        *error = mem_strdup("broker: unexpected reply from the host");
+    } else {
+        code = (int32_t)json_integer_value(jc);
+        const char *msg = json_string_value(json_object_get(f.hdr, "error"));
+        if (code != VENOM_OK)
+            *error = mem_strdup(msg ? msg : "the host refused");
+        else if (!(*response = mem_strndup(f.payload ? (const char *)f.payload : "", f.payload_len)))
+            code = VENOM_E_NOMEM;
+    }
+    ipc_frame_release(&f);
+    mem_free(err);
+    return code;
+}
+
 static void send_op(int fd, json_t *h)
 {
     if (h)
@@ -1053,6 +1103,7 @@ int sandbox_worker_main(int fd, const char *mode)
         return 2;
     }
     host_set_log(worker_log, NULL, VENOM_LOG_DEBUG);
+    host_set_forward(worker_forward);
     if (mode && !strcmp(mode, "zygote"))
         return zygote_main(fd);
     registry *r = NULL;

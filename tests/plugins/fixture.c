@@ -73,12 +73,14 @@ static int32_t host_skill(venom_ctx *call, const char *args, void *data)
     snprintf(out, sizeof out,
              "{\"alloc\":%s,\"progress\":%d,\"cancelled\":%d,\"valid\":%d,\"invalid\":%d,\"invalid_msg\":%s,"
              "\"env\":%d,\"env_value\":\"%s\",\"env_denied\":%d,\"fs\":%d,\"content\":\"%s\",\"escape\":%d,"
-             "\"secret\":%d,\"http\":%d,\"stream\":%d,\"register_in_call\":%d,\"has_json_validate\":%s,"
+             "\"secret\":%d,\"secret_value\":\"%s\",\"http\":%d,\"stream\":%d,\"register_in_call\":%d,\"has_json_validate\":%s,"
              "\"host_minor\":%u}",
              alloc_ok ? "true" : "false", prog, canc, valid, invalid, has_verrs ? "true" : "false", env_ok,
-             env ? env : "", env_denied, fd >= 0 ? 0 : fd, content, escape >= 0 ? 0 : escape, sec, http, stream,
+             env ? env : "", env_denied, fd >= 0 ? 0 : fd, content, escape >= 0 ? 0 : escape, sec, secret ? secret : "", http, stream,
              late, VENOM_HOST_HAS(H, json_validate) ? "true" : "false", (unsigned)H->abi_minor);
     H->free(env);
+    H->free(secret);
+    H->free(resp);
     return H->set_result(call, out, (size_t)-1);
 }
 
