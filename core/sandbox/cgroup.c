@@ -87,11 +87,6 @@ static long long keyed(const char *text, const char *key)
 
 /* ------------------------------------------------------- where we are */
 
-typedef struct cg_where {
-    char v2[PATH_MAX];        /* our cgroup dir in the v2 hierarchy, "" if none */
-    char v1[CG_MAX_DIRS][PATH_MAX]; /* our memory and pids dirs in v1, "" if none */
-} cg_where;
-
 static const char *const v1_ctrl[CG_MAX_DIRS] = {"memory", "pids"};
 
 /* mountpoint + (path relative to the mount's root); false if not below it. */
@@ -109,8 +104,10 @@ static bool join_mount(const char *mroot, const char *mdir, const char *path, ch
     return snprintf(out, n, "%s%s", mdir, rel) < (int)n;
 }
 
-static void find_cgroups(cg_where *w)
+void sbx_cgroup_locate(sbx_cgroup_dirs *w)
 {
+    memset(w, 0, sizeof *w);
+    char *v1dir[CG_MAX_DIRS] = {w->v1_memory, w->v1_pids};
     char v2path[PATH_MAX] = "", v1path[CG_MAX_DIRS][PATH_MAX] = {"", ""};
     char line[4096];
     FILE *f = fopen("/proc/self/cgroup", "re");
@@ -142,8 +139,8 @@ static void find_cgroups(cg_where *w)
             join_mount(root, dir, v2path, w->v2, sizeof w->v2);
         else if (strcmp(fstype, "cgroup") == 0)
             for (size_t i = 0; i < CG_MAX_DIRS; i++)
-                if (v1path[i][0] && !w->v1[i][0] && has_word(opts, v1_ctrl[i]))
-                    join_mount(root, dir, v1path[i], w->v1[i], sizeof w->v1[i]);
+                if (v1path[i][0] && !v1dir[i][0] && has_word(opts, v1_ctrl[i]))
+                    join_mount(root, dir, v1path[i], v1dir[i], PATH_MAX);
     }
     fclose(f);
 }
@@ -230,12 +227,13 @@ static int new_v2(sbx_cgroup *c, const char *our, const char *name, uint64_t mem
     return 0;
 }
 
-static int new_v1(sbx_cgroup *c, const cg_where *w, const char *name, uint64_t mem, uint32_t pids, char **err)
+static int new_v1(sbx_cgroup *c, const sbx_cgroup_dirs *w, const char *name, uint64_t mem, uint32_t pids, char **err)
 {
     char v[64];
     int rc;
+    const char *v1dir[CG_MAX_DIRS] = {w->v1_memory, w->v1_pids};
     for (size_t i = 0; i < CG_MAX_DIRS; i++)
-        if ((rc = make_dir(c, w->v1[i], name, err)) < 0)
+        if ((rc = make_dir(c, v1dir[i], name, err)) < 0)
             return rc;
     snprintf(v, sizeof v, "%" PRIu64, mem);
     if ((rc = set_limit(c->dir[0], "memory.limit_in_bytes", v, false, err)) < 0)
@@ -259,14 +257,14 @@ int sbx_cgroup_new(const sandbox_policy *p, sbx_cgroup **out, char **err)
     uint64_t mem = p->memory_bytes ? p->memory_bytes : SANDBOX_DEFAULT_MEMORY;
     uint32_t pids = p->processes ? p->processes : SANDBOX_DEFAULT_PROCESSES;
 
-    cg_where *w = mem_calloc(1, sizeof *w);
+    sbx_cgroup_dirs *w = mem_calloc(1, sizeof *w);
     sbx_cgroup *c = mem_calloc(1, sizeof *c);
     int rc = 0;
     if (!w || !c) {
         rc = err_set(err, -ENOMEM, "out of memory");
         goto out;
     }
-    find_cgroups(w);
+    sbx_cgroup_locate(w);
     char name[64];
     snprintf(name, sizeof name, "venom-%ld-%u", (long)getpid(), atomic_fetch_add(&cg_counter, 1));
 
@@ -276,7 +274,7 @@ int sbx_cgroup_new(const sandbox_policy *p, sbx_cgroup **out, char **err)
         has_word(ctrls, "pids")) {
         c->version = 2;
         rc = new_v2(c, w->v2, name, mem, pids, err);
-    } else if (w->v1[0][0] && w->v1[1][0]) {
+    } else if (w->v1_memory[0] && w->v1_pids[0]) {
         c->version = 1;
         rc = new_v1(c, w, name, mem, pids, err);
     } else if (w->v2[0]) {

@@ -15,12 +15,22 @@
 #ifndef VENOM_SANDBOX_CGROUP_H
 #define VENOM_SANDBOX_CGROUP_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
 #include "sandbox/policy.h"
 
 typedef struct sbx_cgroup sbx_cgroup;
+
+/* Our own cgroup directories, from /proc/self/cgroup joined with the mounts
+ * of /proc/self/mountinfo; "" where there is none (or it is not visible). */
+typedef struct sbx_cgroup_dirs {
+    char v2[PATH_MAX];                /* in the cgroup2 hierarchy */
+    char v1_memory[PATH_MAX];         /* in the v1 memory hierarchy */
+    char v1_pids[PATH_MAX];           /* in the v1 pids hierarchy */
+} sbx_cgroup_dirs;
+void sbx_cgroup_locate(sbx_cgroup_dirs *out);
 
 /* Create the cgroup of one worker with p's memory and process limits (0 in
  * the policy = the default). 0 and *out (free with sbx_cgroup_free), or:

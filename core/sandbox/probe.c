@@ -1,5 +1,6 @@
 #include "util/common.h"
 #include "sandbox/probe.h"
+#include "sandbox/cgroup.h"
 
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -327,120 +328,22 @@ static void probe_seccomp(probe_report *r)
 
 /* ------------------------------------------------------------------ cgroups */
 
-typedef struct cg_mount {
-    char root[256];
-    char dir[256];
-} cg_mount;
-
-/* Find the cgroup2 mount and the v1 mount holding the memory controller. */
-static void find_cg_mounts(cg_mount *v2, cg_mount *v1mem)
-{
-    FILE *f = fopen("/proc/self/mountinfo", "re");
-    if (!f)
-        return;
-    char line[2048];
-    while (fgets(line, sizeof line, f)) {
-        /* id parent maj:min root mountpoint opts [optional...] - fstype source superopts */
-        char root[256], dir[256];
-        if (sscanf(line, "%*s %*s %*s %255s %255s", root, dir) != 2)
-            continue;
-        const char *sep = strstr(line, " - ");
-        if (!sep)
-            continue;
-        char fstype[64], source[256], opts[512];
-        if (sscanf(sep + 3, "%63s %255s %511s", fstype, source, opts) != 3)
-            continue;
-        cg_mount *dst = NULL;
-        if (strcmp(fstype, "cgroup2") == 0 && !v2->dir[0]) {
-            dst = v2;
-        } else if (strcmp(fstype, "cgroup") == 0 && !v1mem->dir[0]) {
-            char *save = NULL;
-            for (char *o = strtok_r(opts, ",", &save); o; o = strtok_r(NULL, ",", &save))
-                if (strcmp(o, "memory") == 0)
-                    dst = v1mem;
-        }
-        if (dst) {
-            snprintf(dst->root, sizeof dst->root, "%s", root);
-            snprintf(dst->dir, sizeof dst->dir, "%s", dir);
-        }
-    }
-    fclose(f);
-}
-
-/* Our path in the v2 hierarchy ("0::path") and in the v1 memory hierarchy. */
-static void read_proc_cgroup(char *v2, char *v1mem, size_t n)
-{
-    FILE *f = fopen("/proc/self/cgroup", "re");
-    if (!f)
-        return;
-    char line[1024];
-    while (fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\n")] = '\0';
-        char *c1 = strchr(line, ':');
-        char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-        if (!c2)
-            continue;
-        *c1 = *c2 = '\0';
-        const char *ctrls = c1 + 1, *path = c2 + 1;
-        if (strcmp(line, "0") == 0 && !*ctrls) {
-            snprintf(v2, n, "%s", path);
-            continue;
-        }
-        char tmp[256];
-        snprintf(tmp, sizeof tmp, "%s", ctrls);
-        char *save = NULL;
-        for (char *o = strtok_r(tmp, ",", &save); o; o = strtok_r(NULL, ",", &save))
-            if (strcmp(o, "memory") == 0)
-                snprintf(v1mem, n, "%s", path);
-    }
-    fclose(f);
-}
-
-/* mountpoint + (path relative to the mount's root); false if not visible. */
-static bool cg_dir(const cg_mount *m, const char *path, char *out, size_t n)
-{
-    const char *rel = path;
-    size_t rl = strlen(m->root);
-    if (strcmp(m->root, "/") != 0) {
-        if (strncmp(path, m->root, rl) != 0 || (path[rl] != '/' && path[rl] != '\0'))
-            return false;
-        rel = path + rl;
-    }
-    if (strcmp(rel, "/") == 0)
-        rel = "";
-    int w = snprintf(out, n, "%s%s", m->dir, rel);
-    return w > 0 && (size_t)w < n;
-}
-
 static void probe_cgroup(probe_report *r)
 {
-    cg_mount v2, v1;
-    memset(&v2, 0, sizeof v2);
-    memset(&v1, 0, sizeof v1);
-    char p2[256] = "", p1[256] = "";
-    find_cg_mounts(&v2, &v1);
-    read_proc_cgroup(p2, p1, sizeof p2);
-
-    const cg_mount *m = NULL;
-    const char *path = NULL;
-    if (v1.dir[0] && p1[0]) {
-        r->cgroup_version = 1;
-        m = &v1;
-        path = p1;
-    } else if (v2.dir[0] && p2[0]) {
-        r->cgroup_version = 2;
-        m = &v2;
-        path = p2;
-    } else {
-        r->cgroup_version = 0;
-        snprintf(r->cgroup_reason, sizeof r->cgroup_reason, "no cgroup file system is mounted");
+    sbx_cgroup_dirs d;
+    sbx_cgroup_locate(&d);
+    /* the v1 memory hierarchy where there is one, else v2 */
+    const char *dir = d.v1_memory[0] ? d.v1_memory : d.v2;
+    r->cgroup_version = d.v1_memory[0] ? 1 : d.v2[0] ? 2 : 0;
+    if (!r->cgroup_version) {
+        snprintf(r->cgroup_reason, sizeof r->cgroup_reason,
+                 "no cgroup of ours is visible (no cgroup file system mounted, or ours is outside its root)");
         return;
     }
     struct stat st;
-    if (!cg_dir(m, path, r->cgroup_path, sizeof r->cgroup_path) || stat(r->cgroup_path, &st) < 0 ||
-        !S_ISDIR(st.st_mode)) {
-        snprintf(r->cgroup_reason, sizeof r->cgroup_reason, "our cgroup %.80s is not visible under %.40s",
-                 path, m->dir);
+    if (snprintf(r->cgroup_path, sizeof r->cgroup_path, "%s", dir) >= (int)sizeof r->cgroup_path ||
+        stat(r->cgroup_path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(r->cgroup_reason, sizeof r->cgroup_reason, "our cgroup %.120s is not a visible directory", dir);
         r->cgroup_path[0] = '\0';
         return;
     }
