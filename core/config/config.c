@@ -76,14 +76,19 @@ static int default_system_skills(char **out)
     return *out ? 0 : -ENOMEM;
 }
 
-static int key_error(const doc *d, const char *key, char **err)
+/* An unknown key: in the top level (section NULL) or in a section. */
+static int key_error(const doc *d, const char *section, const char *key, const char *const *known, size_t n_known,
+                     char **err)
 {
-    char ptr[300];
-    snprintf(ptr, sizeof ptr, "/%s", key);
+    char ptr[300], name[300], allowed[200] = "";
+    snprintf(ptr, sizeof ptr, "%s%s/%s", section ? "/" : "", section ? section : "", key);
+    snprintf(name, sizeof name, "%s%s%s", section ? section : "", section ? "." : "", key);
+    for (size_t i = 0; i < n_known; i++)
+        snprintf(allowed + strlen(allowed), sizeof allowed - strlen(allowed), "%s%s", i ? ", " : "", known[i]);
     const char *best[1];
-    size_t n = suggest_closest(key, known_keys, ARRAY_SIZE(known_keys), best, 1);
-    return err_set(err, -EINVAL, "%s:%d: unknown key '%s' (allowed: color, log_level, sandbox, skill_paths, trust, workdir)%s%s%s",
-                   doc_file(d), doc_line(d, ptr), key, n ? "; did you mean '" : "", n ? best[0] : "", n ? "'?" : "");
+    size_t n = suggest_closest(key, known, n_known, best, 1);
+    return err_set(err, -EINVAL, "%s:%d: unknown key '%s' (allowed: %s)%s%s%s", doc_file(d), doc_line(d, ptr), name,
+                   allowed, n ? "; did you mean '" : "", n ? best[0] : "", n ? "'?" : "");
 }
 
 static int type_error(const doc *d, const char *key, const char *expected, char **err)
@@ -129,13 +134,7 @@ static int apply_sandbox(config *c, const doc *d, json_t *v, char **err)
                                err)) < 0)
                 return rc;
         } else {
-            char ptr[300];
-            snprintf(ptr, sizeof ptr, "/sandbox/%s", key);
-            const char *best[1];
-            size_t k = suggest_closest(key, sandbox_keys, ARRAY_SIZE(sandbox_keys), best, 1);
-            return err_set(err, -EINVAL, "%s:%d: unknown key 'sandbox.%s' (allowed: idle_ms, pool, reuse)%s%s%s",
-                           doc_file(d), doc_line(d, ptr), key, k ? "; did you mean '" : "", k ? best[0] : "",
-                           k ? "'?" : "");
+            return key_error(d, "sandbox", key, sandbox_keys, ARRAY_SIZE(sandbox_keys), err);
         }
     }
     return 0;
@@ -206,7 +205,7 @@ static int apply_file(config *c, const char *path, char **err)
         } else if (!strcmp(key, "sandbox")) {
             rc = apply_sandbox(c, d, v, err);
         } else {
-            rc = key_error(d, key, err);
+            rc = key_error(d, NULL, key, known_keys, ARRAY_SIZE(known_keys), err);
             goto out;
         }
         if (rc < 0)
