@@ -817,13 +817,31 @@ void sbx_pool_free(sbx_pool *pl)
 
 static int worker_fd = -1;
 
+/* Largest frame a worker reads from the supervisor (a call's arguments, a
+ * broker reply). */
+#define WORKER_MAX_FRAME (256u << 20)
+
+/* Every frame the worker sends goes through here: a skill's threads may
+ * log, or ask the broker, at the same time, and two frames must never
+ * interleave on the stream. */
+static pthread_mutex_t send_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int worker_send(int fd, const json_t *h, const void *payload, size_t len, char **err)
+{
+    if (!h)
+        return -ENOMEM;
+    pthread_mutex_lock(&send_lock);
+    int rc = ipc_send(fd, h, payload, len, err);
+    pthread_mutex_unlock(&send_lock);
+    return rc;
+}
+
 static void worker_log(void *user, const char *who, int level, const char *msg)
 {
     (void)user;
     (void)who;
     json_t *h = json_pack("{s:s, s:i, s:s}", "op", "log", "level", level, "msg", msg);
-    if (h)
-        (void)ipc_send(worker_fd, h, NULL, 0, NULL);
+    (void)worker_send(worker_fd, h, NULL, 0, NULL);
     json_decref(h);
 }
 
@@ -838,10 +856,10 @@ static int32_t worker_forward(const char *service, const char *request, char **r
     ipc_frame f = {0};
     char *err = NULL;
     json_t *h = json_pack("{s:s, s:s}", "op", "broker", "service", service);
-    pthread_mutex_lock(&forward_lock); /* one request at a time on the channel */
-    int rc = h ? ipc_send(worker_fd, h, request, strlen(request), &err) : -ENOMEM;
+    pthread_mutex_lock(&forward_lock); /* one request (and its reply) at a time */
+    int rc = worker_send(worker_fd, h, request, strlen(request), &err);
     if (rc == 0)
-        rc = ipc_recv(worker_fd, 0, 256u << 20, &f, &err);
+        rc = ipc_recv(worker_fd, 0, WORKER_MAX_FRAME, &f, &err);
     pthread_mutex_unlock(&forward_lock);
     json_decref(h);
     json_t *jc = rc == 0 ? json_object_get(f.hdr, "code") : NULL;
@@ -864,8 +882,7 @@ static int32_t worker_forward(const char *service, const char *request, char **r
 
 static void send_op(int fd, json_t *h)
 {
-    if (h)
-        (void)ipc_send(fd, h, NULL, 0, NULL);
+    (void)worker_send(fd, h, NULL, 0, NULL);
     json_decref(h);
 }
 
@@ -878,7 +895,7 @@ static int send_result(int fd, int32_t code, const char *error, const json_t *va
 {
     json_t *h = json_pack("{s:s, s:i, s:s?, s:b}", "op", "result", "code", code, "error", error, "load", load);
     char *payload = value ? json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-    int rc = h ? ipc_send(fd, h, payload, payload ? strlen(payload) : 0, NULL) : -ENOMEM;
+    int rc = worker_send(fd, h, payload, payload ? strlen(payload) : 0, NULL);
     json_decref(h);
     mem_free(payload);
     return rc;
@@ -944,7 +961,7 @@ static int serve_call(int fd, registry **r)
     registry_result res = {0};
     json_t *args = NULL;
     int ret = -1;
-    int rc = ipc_recv(fd, 0, 256u << 20, &call, &err);
+    int rc = ipc_recv(fd, 0, WORKER_MAX_FRAME, &call, &err);
     if (rc == -EPIPE)
         goto out; /* the supervisor is done with this worker */
     if (rc < 0 || strcmp(ipc_op(&call), "call")) {

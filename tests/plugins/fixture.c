@@ -192,6 +192,39 @@ static int32_t h_garbage(venom_ctx *call, const char *args, void *data)
         (void)!write(fd, junk, sizeof junk);
     return VENOM_OK;
 }
+/* Four threads each log and ask for a secret 100 times at once: the
+ * frames to the supervisor must not interleave, nor the broker's replies
+ * go to the wrong thread. Returns how many secrets came back right. */
+#include <pthread.h>
+static venom_ctx *chatty_call;
+static void *chatty_thread(void *arg)
+{
+    long ok = 0;
+    for (int i = 0; i < 100; i++) {
+        H->log(chatty_call, VENOM_LOG_DEBUG, "chatty: a log line between broker requests");
+        char *v = NULL;
+        if (H->secret(chatty_call, "TOKEN", &v) == VENOM_OK && v && !strcmp(v, "s3cret-for-hostile-TOKEN"))
+            ok++;
+        H->free(v);
+    }
+    *(long *)arg = ok;
+    return NULL;
+}
+static int32_t h_chatty(venom_ctx *call, const char *args, void *data)
+{
+    (void)args; (void)data;
+    chatty_call = call;
+    pthread_t t[4];
+    long ok[4] = {0};
+    for (int i = 0; i < 4; i++)
+        if (pthread_create(&t[i], NULL, chatty_thread, &ok[i]) != 0)
+            return VENOM_E_INTERNAL;
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    char out[64];
+    snprintf(out, sizeof out, "{\"ok\":%ld}", ok[0] + ok[1] + ok[2] + ok[3]);
+    return H->set_result(call, out, (size_t)-1);
+}
 /* State that outlives a call: 1, 2, 3… in a reused worker, always 1 in a fresh one. */
 static int32_t h_count(venom_ctx *call, const char *args, void *data)
 {
@@ -274,7 +307,7 @@ static int32_t init(const venom_host_api *host, venom_ctx *ctx, void **state)
         venom_skill_fn fn;
     } hs[] = {{"spin", h_spin},       {"abort", h_abort},     {"exit", h_exit},       {"membomb", h_membomb},
               {"forkbomb", h_forkbomb}, {"flood", h_flood},   {"garbage", h_garbage}, {"closefd", h_closefd},
-              {"diskfill", h_diskfill}, {"echo", echo},         {"count", h_count}};
+              {"diskfill", h_diskfill}, {"echo", echo},         {"count", h_count},     {"chatty", h_chatty}};
     for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++)
         if (reg(hs[i].name, hs[i].fn) != VENOM_OK)
             return VENOM_E_INTERNAL;
