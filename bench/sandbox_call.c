@@ -332,6 +332,23 @@ static void check_echo(const json_t *got, const json_t *want, const char *what, 
         die("%s did not return its arguments%s%s", what, error ? ": " : "", error ? error : "");
 }
 
+/* One timed, checked sbx_pool_call; recorded in s when keep. */
+static void time_pool_call(sbx_pool *pool, const json_t *args, series *s, bool keep)
+{
+    sandbox_result sr;
+    char *err = NULL;
+    uint64_t t0 = now_ns();
+    int rc = sbx_pool_call(pool, SKILL, args, NULL, &sr, &err);
+    uint64_t t1 = now_ns();
+    if (rc < 0)
+        die("%s", err ? err : "sbx_pool_call failed");
+    check_echo(sr.code == 0 ? sr.value : NULL, args, "sbx_pool_call", sr.error);
+    sandbox_result_release(&sr);
+    if (keep)
+        s->ns[s->n++] = t1 - t0;
+}
+
+
 int main(int argc, char **argv)
 {
     mem_install();
@@ -483,18 +500,9 @@ int main(int argc, char **argv)
         uint64_t t0, t1;
         bool keep = i >= 0;
 
-        if (only_warm) { /* back to back; the refill races the next call */
-            sandbox_result sr;
-            usleep(2000); /* give the refill thread its turn, as a real run would */
-            t0 = now_ns();
-            int rc = sbx_pool_call(pool, SKILL, args, NULL, &sr, &err);
-            t1 = now_ns();
-            if (rc < 0)
-                die("%s", err ? err : "sbx_pool_call failed");
-            check_echo(sr.code == 0 ? sr.value : NULL, args, "sbx_pool_call", sr.error);
-            sandbox_result_release(&sr);
-            if (keep)
-                warm.ns[warm.n++] = t1 - t0;
+        if (only_warm) { /* 2 ms apart: the refill thread gets its turn, as in a real run */
+            usleep(2000);
+            time_pool_call(pool, args, &warm, keep);
             continue;
         }
         if (only_cold) {
@@ -551,29 +559,9 @@ int main(int argc, char **argv)
         if (keep)
             cold.ns[cold.n++] = t1 - t0;
 
-        t0 = now_ns();
-        rc = sbx_pool_call(pool, SKILL, args, NULL, &sr, &err);
-        t1 = now_ns();
-        if (rc < 0)
-            die("%s", err ? err : "sbx_pool_call failed");
-        check_echo(sr.code == 0 ? sr.value : NULL, args, "sbx_pool_call", sr.error);
-        sandbox_result_release(&sr);
-        if (keep)
-            warm.ns[warm.n++] = t1 - t0;
-
-        sbx_pool *extra[2] = {zpool, rpool};
-        series *extra_s[2] = {&zfork, &reuse};
-        for (int k = 0; k < 2; k++) {
-            t0 = now_ns();
-            rc = sbx_pool_call(extra[k], SKILL, args, NULL, &sr, &err);
-            t1 = now_ns();
-            if (rc < 0)
-                die("%s", err ? err : "sbx_pool_call failed");
-            check_echo(sr.code == 0 ? sr.value : NULL, args, "sbx_pool_call", sr.error);
-            sandbox_result_release(&sr);
-            if (keep)
-                extra_s[k]->ns[extra_s[k]->n++] = t1 - t0;
-        }
+        time_pool_call(pool, args, &warm, keep);
+        time_pool_call(zpool, args, &zfork, keep);
+        time_pool_call(rpool, args, &reuse, keep);
 
         rr = (registry_result){0};
         t0 = now_ns();
