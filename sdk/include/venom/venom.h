@@ -1,5 +1,5 @@
 /*
- * venom.h — the venom plugin SDK, ABI 1.0. This one header is the whole
+ * venom.h — the venom plugin SDK, ABI 1.1. This one header is the whole
  * contract between the venom host and its plugins (skill packs and model
  * providers). Reference: docs/sdk.md.
  *
@@ -37,7 +37,7 @@ extern "C" {
 
 /* ABI version of this header. */
 #define VENOM_ABI_MAJOR 1
-#define VENOM_ABI_MINOR 0
+#define VENOM_ABI_MINOR 1
 
 /* First field of venom_plugin_info: the bytes "VNOM" read as little-endian. */
 #define VENOM_PLUGIN_MAGIC 0x4d4f4e56u
@@ -169,6 +169,15 @@ typedef struct venom_provider_desc {
 /* ------------------------------------------------------------ host table */
 
 /*
+ * 1.1: receives the body of a streaming HTTP response one unit at a time:
+ * for "sse" one event (event is its `event:` field, "" when absent; data is
+ * its joined `data:` lines), for "ndjson" one non-empty line (event ""). data
+ * is NUL-terminated and borrowed for the call. Return VENOM_OK to go on, any
+ * VENOM_E_* to stop the transfer (http_stream then returns that code).
+ */
+typedef int32_t (*venom_http_event_fn)(void *user, const char *event, const char *data, size_t len);
+
+/*
  * Services of the host, passed to init. Append-only: new functions are only
  * ever added at the end, in a new minor version. Test for a function with
  * VENOM_HOST_HAS before calling anything newer than the plugin's
@@ -239,6 +248,22 @@ typedef struct venom_host_api {
      * checked against the manifest's host allowlist and made by the host;
      * *response_json {"status","headers":{…},"body"} from alloc, the plugin's. */
     int32_t (*http)(venom_ctx *call, const char *request_json, char **response_json);
+
+    /* -- 1.1: provider HTTP (call ctx of a provider call; any thread) ------ */
+    /* Streaming HTTP for providers, made by the host's HTTP client (shared
+     * connections, timeouts, retries with backoff, cancellation). request_json:
+     * {"method","url","headers":{…},"body":"…","stream":"sse"|"ndjson"|"none"}
+     * ("body" is text, usually JSON). Retries (429, 5xx, connection errors,
+     * honouring Retry-After) happen only before the first event is delivered.
+     * Returns VENOM_OK after a 2xx response whose body ended cleanly, with
+     * *response_json {"status","headers":{lower-case name: value},"body"}
+     * ("body" only for "none"); VENOM_E_FAILED for a final non-2xx status
+     * (the response is still set, its body the server's error text, and the
+     * call's error says what to fix); VENOM_E_NET for connection errors and a
+     * stream cut mid-event; VENOM_E_TIMEOUT; VENOM_E_CANCELLED; or the code
+     * on_event returned. response_json may be NULL. */
+    int32_t (*http_stream)(venom_ctx *call, const char *request_json, venom_http_event_fn on_event, void *user,
+                           char **response_json);
 } venom_host_api;
 
 /* True when the host table has function `fn` (and it is not NULL). */

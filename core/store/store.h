@@ -1,0 +1,84 @@
+/*
+ * store.h — venom's state: one SQLite database ($VENOM_HOME/venom.db, WAL,
+ * busy timeout, schema version in PRAGMA user_version, forward-only
+ * migrations) holding every run as an append-only, hash-chained event log.
+ * Reference: docs/events.md (the events), docs/internals/store.md (schema).
+ *
+ * An event is one JSON object, stored exactly as `venom run --json` prints
+ * it: {"v":1,"type":…,"run_id":…,"seq":N,"ts":"…Z", <payload fields>,
+ * "prev":"<hex sha-256 of the previous event of the run, or 64 zeros>",
+ * "hash":"<hex sha-256>"}. hash = SHA-256 over the event's canonical text
+ * without "hash" (jansson JSON_COMPACT|JSON_SORT_KEYS|JSON_ENSURE_ASCII is
+ * NOT used for the printed text; the hash is over compact, key-sorted text).
+ * Events are never updated or deleted; the runs table is an index that
+ * store_append keeps in step (status, usage, cost, answer from run.finished).
+ *
+ * Thread-safe: one store may be used from several threads (a mutex around
+ * the connection); several processes may share the file (WAL, busy timeout
+ * 5 s, one short transaction per event).
+ */
+#ifndef VENOM_STORE_STORE_H
+#define VENOM_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#define STORE_EVENT_VERSION 1 /* the "v" of every event */
+
+typedef struct store store;
+
+/* Open (create, migrate) the database at path, then mark runs left
+ * "running" by a process that no longer exists (pid + its start time) as
+ * interrupted, appending their run.finished event. *err one line. */
+int store_open(const char *path, store **out, char **err) __attribute__((warn_unused_result));
+void store_close(store *s);
+
+/* Start a run: new id (26-char time-ordered, e.g. "r01JF…"), a runs row
+ * (status "running", this pid and its start time), no events yet. */
+int store_run_new(store *s, const char *goal, char id[32], char **err) __attribute__((warn_unused_result));
+
+/* Append an event of `type` to run `id`: payload is an object whose fields
+ * are copied into the event (it must not hold v/type/run_id/seq/ts/prev/hash).
+ * Fills seq, ts, prev, hash; *out (new reference, may be NULL) receives the
+ * complete event as stored. A "run.finished" payload ({"status","answer",
+ * "usage","cost",…}) also updates the runs row. Durable when it returns
+ * (synchronous=NORMAL in WAL: survives a process crash, not power loss). */
+int store_append(store *s, const char *id, const char *type, json_t *payload, json_t **out, char **err)
+    __attribute__((warn_unused_result));
+
+/* A row of the runs index. */
+typedef struct store_run {
+    char id[32];
+    char *goal;
+    char *status;   /* running, done, failed, limit, provider_error, sandbox_unavailable, interrupted, killed */
+    char *started;  /* ISO 8601 UTC */
+    char *finished; /* NULL while running */
+    int64_t events;
+    json_t *summary;/* the run.finished payload or NULL */
+} store_run;
+void store_run_clear(store_run *r);
+
+/* Newest first; at most limit (0 = all). *runs and *n owned by the caller
+ * (store_run_clear each, then mem_free). */
+int store_runs_list(store *s, size_t limit, store_run **runs, size_t *n, char **err) __attribute__((warn_unused_result));
+/* One run by id or unique id prefix (at least 4 chars). -ENOENT / -EINVAL
+ * (ambiguous prefix) with a message. */
+int store_run_get(store *s, const char *id_or_prefix, store_run *out, char **err) __attribute__((warn_unused_result));
+
+/* Call fn for each event of the run in seq order (the event is borrowed).
+ * A non-zero return from fn stops and is returned. */
+typedef int (*store_event_fn)(void *user, const json_t *event);
+int store_events(store *s, const char *id, store_event_fn fn, void *user, char **err);
+
+/* Re-hash the run's chain: 0 when every prev/hash matches and seq has no
+ * gaps; -EBADMSG with the first broken seq in the message otherwise. */
+int store_verify(store *s, const char *id, char **err) __attribute__((warn_unused_result));
+
+/* Hash helper: hex SHA-256 (65 bytes with NUL) of the event text as the
+ * store computes it (exposed for tests and docs/events.md). */
+int store_event_hash(const json_t *event_without_hash, char hex[65]);
+
+#endif
