@@ -184,8 +184,8 @@ static int32_t h_stream(venom_ctx *ctx, const char *delta_json, size_t len)
         return VENOM_E_INVAL;
     if (ctx->cancel && atomic_load(ctx->cancel))
         return VENOM_E_CANCELLED;
-    /* Skill calls have no stream consumer; providers get one with the agent loop. */
-    return VENOM_OK;
+    /* Skill calls have no stream consumer; provider calls of the agent do. */
+    return ctx->stream ? ctx->stream(ctx->stream_user, delta_json, len) : VENOM_OK;
 }
 
 static int32_t h_json_validate(venom_ctx *ctx, const char *schema_json, const char *instance_json, char **errors)
@@ -476,6 +476,7 @@ static const venom_host_api table = {
     .secret = h_secret,
     .getenv = h_getenv,
     .http = h_http,
+    .http_stream = host_http_stream,
 };
 
 const venom_host_api *host_api(void) { return &table; }

@@ -21,6 +21,11 @@
 struct plugin;
 struct manifest;
 struct confine;
+struct net_opts;
+
+/* Consumer of a provider's stream deltas (canonical JSON, borrowed). Return
+ * VENOM_E_CANCELLED to stop the provider. */
+typedef int32_t (*host_stream_fn)(void *user, const char *delta_json, size_t len);
 
 enum { HOST_CTX_PLUGIN = 1, HOST_CTX_CALL = 2 };
 
@@ -41,7 +46,16 @@ struct venom_ctx {
     const struct manifest *m; /* permissions of the call's pack */
     const struct confine *confine;
     atomic_int *cancel;       /* non-zero = cancelled; may be NULL */
+    /* provider calls only (core/agent/provider.c) */
+    const struct net_opts *net;  /* timeouts and retries of http_stream; NULL = defaults */
+    host_stream_fn stream;       /* consumer of host->stream deltas; NULL = dropped */
+    void *stream_user;
 };
+
+/* Streaming HTTP for providers (SDK 1.1 http_stream), host_http.c: the
+ * request through core/net with ctx->net and ctx->cancel. */
+int32_t host_http_stream(venom_ctx *ctx, const char *request_json, venom_http_event_fn on_event, void *user,
+                         char **response_json);
 
 /* The host's function table (static, shared by all plugins). */
 const venom_host_api *host_api(void);

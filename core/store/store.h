@@ -36,6 +36,11 @@ typedef struct store store;
 int store_open(const char *path, store **out, char **err) __attribute__((warn_unused_result));
 void store_close(store *s);
 
+/* Secret values (API keys, configured secrets) to scrub from every string
+ * of every later payload before it is hashed and stored: each occurrence
+ * becomes "[REDACTED]". Values shorter than 4 bytes are ignored. Copied. */
+int store_set_redactions(store *s, const char *const *values, size_t n) __attribute__((warn_unused_result));
+
 /* Start a run: new id (26-char time-ordered, e.g. "r01JF…"), a runs row
  * (status "running", this pid and its start time), no events yet. */
 int store_run_new(store *s, const char *goal, char id[32], char **err) __attribute__((warn_unused_result));
