@@ -14,10 +14,12 @@
 #define CLI_EXIT_OK 0       /* success */
 #define CLI_EXIT_FAILED 1   /* the skill / run failed */
 #define CLI_EXIT_USAGE 2    /* usage, validation or configuration error */
-#define CLI_EXIT_BUDGET 3   /* a budget or limit stopped the run (later issues) */
+#define CLI_EXIT_BUDGET 3   /* a limit stopped the run (steps, cost, time) */
 #define CLI_EXIT_PLUGIN 4   /* a plugin could not be loaded (ABI, init, manifest) */
+#define CLI_EXIT_PROVIDER 4 /* the model provider failed (after retries), or its set-up */
 #define CLI_EXIT_SANDBOX 5  /* the sandbox a pack needs cannot be set up here */
 #define CLI_EXIT_INTERNAL 70 /* internal error (EX_SOFTWARE) */
+#define CLI_EXIT_INTERRUPTED 130 /* SIGINT / SIGTERM */
 
 struct config;
 struct registry;
@@ -29,6 +31,7 @@ typedef struct cli {
     FILE *err;             /* diagnostics and progress (stderr) */
     struct config *cfg;    /* loaded configuration (never NULL in commands) */
     struct registry *reg;  /* skill registry, created by cli_registry() on demand */
+    bool pooled;           /* the registry keeps warm sandbox pools (venom run), from config sandbox.* */
     const char *argv0;
 } cli;
 
@@ -36,6 +39,8 @@ typedef struct cli {
 int cmd_skill(cli *c, int argc, char **argv);
 int cmd_doctor(cli *c, int argc, char **argv);
 int cmd_help(cli *c, int argc, char **argv);
+int cmd_run(cli *c, int argc, char **argv);
+int cmd_runs(cli *c, int argc, char **argv);
 
 /* The registry for this invocation (scanned on first use); NULL after printing
  * an error. */

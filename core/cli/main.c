@@ -22,6 +22,8 @@ typedef struct command {
 static const command commands[] = {
     {"doctor", cmd_doctor},
     {"help", cmd_help},
+    {"run", cmd_run},
+    {"runs", cmd_runs},
     {"skill", cmd_skill},
 };
 
@@ -57,7 +59,11 @@ struct registry *cli_registry(cli *c)
                        .n_dirs = n,
                        .first_party = *c->cfg->system_skills ? c->cfg->system_skills : NULL,
                        .trusted = (const char *const *)c->cfg->trust,
-                       .n_trusted = c->cfg->n_trust};
+                       .n_trusted = c->cfg->n_trust,
+                       .pool_warm = c->pooled ? c->cfg->sandbox_pool : 0,
+                       .pool_idle_ms = c->cfg->sandbox_idle_ms,
+                       .reuse = (const char *const *)c->cfg->sandbox_reuse,
+                       .n_reuse = c->pooled ? c->cfg->n_sandbox_reuse : 0};
     if (registry_new(&o, &c->reg, &err) < 0) {
         cli_error(c, "%s", err ? err : "cannot read the skill directories");
         c->reg = NULL;

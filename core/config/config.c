@@ -12,8 +12,15 @@
 #include "util/err.h"
 #include "util/suggest.h"
 
-static const char *const known_keys[] = {"color", "log_level", "sandbox", "skill_paths", "trust", "workdir"};
+static const char *const known_keys[] = {"agent", "color", "log_level", "model", "provider", "providers", "sandbox",
+                                         "skill_paths", "trust", "workdir"};
 static const char *const sandbox_keys[] = {"idle_ms", "pool", "reuse"};
+static const char *const agent_keys[] = {"max_cost", "max_steps", "system", "timeout"};
+static const char *const provider_keys[] = {"api_key_env", "base_url", "headers", "model", "models", "options",
+                                            "plugin", "retries", "stream", "timeouts"};
+static const char *const timeout_keys[] = {"connect_ms", "first_byte_ms", "idle_ms", "total_ms"};
+static const char *const price_keys[] = {"cache_write_per_mtok", "cached_input_per_mtok", "currency",
+                                         "input_per_mtok", "output_per_mtok"};
 
 int config_log_level(const char *name)
 {
@@ -56,8 +63,8 @@ static int default_home(char **out)
     return *out ? 0 : -ENOMEM;
 }
 
-/* <exe dir>/../lib/venom/skills: works in the build tree and once installed. */
-static int default_system_skills(char **out)
+/* <exe dir>/../lib/venom/<sub>: works in the build tree and once installed. */
+static int default_system_dir(const char *sub, char **out)
 {
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -72,7 +79,7 @@ static int default_system_skills(char **out)
     slash = strrchr(exe, '/');
     if (slash)
         *slash = '\0'; /* prefix */
-    *out = mem_printf("%s/%s/skills", exe, VENOM_PLUGIN_RELDIR);
+    *out = mem_printf("%s/%s/%s", exe, VENOM_PLUGIN_RELDIR, sub);
     return *out ? 0 : -ENOMEM;
 }
 
@@ -80,9 +87,12 @@ static int default_system_skills(char **out)
 static int key_error(const doc *d, const char *section, const char *key, const char *const *known, size_t n_known,
                      char **err)
 {
-    char ptr[300], name[300], allowed[200] = "";
+    char ptr[300], name[300], allowed[300] = "";
     snprintf(ptr, sizeof ptr, "%s%s/%s", section ? "/" : "", section ? section : "", key);
     snprintf(name, sizeof name, "%s%s%s", section ? section : "", section ? "." : "", key);
+    for (char *q = name; *q; q++)
+        if (*q == '/')
+            *q = '.';
     for (size_t i = 0; i < n_known; i++)
         snprintf(allowed + strlen(allowed), sizeof allowed - strlen(allowed), "%s%s", i ? ", " : "", known[i]);
     const char *best[1];
@@ -161,6 +171,174 @@ static int str_list(const doc *d, const char *key, json_t *v, const char *what, 
     return 0;
 }
 
+/* A value at JSON pointer `ptr` (for the line) named `name` is not `what`. */
+static int at_error(const doc *d, const char *ptr, const char *name, const char *what, char **err)
+{
+    return err_set(err, -EINVAL, "%s:%d: '%s' must be %s", doc_file(d), doc_line(d, ptr), name, what);
+}
+
+static int apply_agent(config *c, const doc *d, json_t *v, char **err)
+{
+    if (!json_is_object(v))
+        return type_error(d, "agent", "a mapping (max_steps, max_cost, timeout, system)", err);
+    const char *key;
+    json_t *e;
+    json_object_foreach(v, key, e) {
+        char ptr[300], name[300];
+        snprintf(ptr, sizeof ptr, "/agent/%s", key);
+        snprintf(name, sizeof name, "agent.%s", key);
+        if (!strcmp(key, "max_steps")) {
+            if (!json_is_integer(e) || json_integer_value(e) < 1 || json_integer_value(e) > 10000)
+                return at_error(d, ptr, name, "an integer from 1 to 10000", err);
+            c->max_steps = (unsigned)json_integer_value(e);
+        } else if (!strcmp(key, "max_cost")) {
+            if (!json_is_number(e) || json_number_value(e) < 0)
+                return at_error(d, ptr, name, "a number >= 0 (0 = no limit)", err);
+            c->max_cost = json_number_value(e);
+        } else if (!strcmp(key, "timeout")) {
+            if (!json_is_integer(e) || json_integer_value(e) < 0 || json_integer_value(e) > 604800)
+                return at_error(d, ptr, name, "seconds, an integer from 0 (none) to 604800", err);
+            c->timeout_s = (unsigned)json_integer_value(e);
+        } else if (!strcmp(key, "system")) {
+            if (!json_is_string(e))
+                return at_error(d, ptr, name, "a string (the system prompt)", err);
+            if (set_str(&c->system_prompt, json_string_value(e)) < 0)
+                return -ENOMEM;
+        } else {
+            return key_error(d, "agent", key, agent_keys, ARRAY_SIZE(agent_keys), err);
+        }
+    }
+    return 0;
+}
+
+static bool str_map(json_t *v)
+{
+    const char *k;
+    json_t *e;
+    if (!json_is_object(v))
+        return false;
+    json_object_foreach(v, k, e)
+        if (!json_is_string(e))
+            return false;
+    return true;
+}
+
+/* providers.<name>.models.<model>: prices. */
+static int check_prices(const doc *d, const char *base, json_t *models, char **err)
+{
+    char ptr[400], name[400];
+    snprintf(ptr, sizeof ptr, "%s/models", base);
+    snprintf(name, sizeof name, "%s.models", base + 1);
+    for (char *q = name; *q; q++)
+        if (*q == '/')
+            *q = '.';
+    if (!json_is_object(models))
+        return at_error(d, ptr, name, "a mapping of model ids to prices ({input_per_mtok, output_per_mtok})", err);
+    const char *model, *key;
+    json_t *p, *e;
+    json_object_foreach(models, model, p) {
+        char mp[500], mn[500];
+        snprintf(mp, sizeof mp, "%s/%s", ptr, model);
+        snprintf(mn, sizeof mn, "%s.%s", name, model);
+        if (!json_is_object(p))
+            return at_error(d, mp, mn, "a mapping (input_per_mtok, output_per_mtok, cached_input_per_mtok, "
+                                       "cache_write_per_mtok, currency)", err);
+        json_object_foreach(p, key, e) {
+            char kp[600], kn[600];
+            snprintf(kp, sizeof kp, "%s/%s", mp, key);
+            snprintf(kn, sizeof kn, "%s.%s", mn, key);
+            bool known = false;
+            for (size_t i = 0; i < ARRAY_SIZE(price_keys); i++)
+                known |= !strcmp(key, price_keys[i]);
+            if (!known)
+                return key_error(d, mp + 1, key, price_keys, ARRAY_SIZE(price_keys), err);
+            if (!strcmp(key, "currency") ? !json_is_string(e) : (!json_is_number(e) || json_number_value(e) < 0))
+                return at_error(d, kp, kn, !strcmp(key, "currency") ? "a string (e.g. USD)"
+                                                                     : "a price per million tokens, a number >= 0", err);
+        }
+    }
+    return 0;
+}
+
+static int check_provider(const doc *d, const char *pname, json_t *v, char **err)
+{
+    char base[300];
+    snprintf(base, sizeof base, "/providers/%s", pname);
+    if (!json_is_object(v))
+        return at_error(d, base, base + 1, "a mapping (plugin, base_url, api_key_env, model, …)", err);
+    const char *key;
+    json_t *e;
+    json_object_foreach(v, key, e) {
+        char ptr[400], name[400];
+        snprintf(ptr, sizeof ptr, "%s/%s", base, key);
+        snprintf(name, sizeof name, "providers.%s.%s", pname, key);
+        int rc = 0;
+        if (!strcmp(key, "plugin") || !strcmp(key, "base_url") || !strcmp(key, "api_key_env") ||
+            !strcmp(key, "model")) {
+            if (!json_is_string(e))
+                rc = at_error(d, ptr, name, "a string", err);
+            else if (!strcmp(key, "base_url") && *json_string_value(e) &&
+                     strncmp(json_string_value(e), "http://", 7) && strncmp(json_string_value(e), "https://", 8))
+                rc = at_error(d, ptr, name, "an http:// or https:// URL", err);
+        } else if (!strcmp(key, "stream")) {
+            if (!json_is_boolean(e))
+                rc = at_error(d, ptr, name, "true or false", err);
+        } else if (!strcmp(key, "headers")) {
+            if (!str_map(e))
+                rc = at_error(d, ptr, name, "a mapping of header names to strings", err);
+        } else if (!strcmp(key, "options")) {
+            if (!json_is_object(e))
+                rc = at_error(d, ptr, name, "a mapping (provider-specific options)", err);
+        } else if (!strcmp(key, "retries")) {
+            if (!json_is_integer(e) || json_integer_value(e) < 0 || json_integer_value(e) > 10)
+                rc = at_error(d, ptr, name, "an integer from 0 to 10", err);
+        } else if (!strcmp(key, "timeouts")) {
+            const char *tk;
+            json_t *te;
+            if (!json_is_object(e))
+                return at_error(d, ptr, name, "a mapping (connect_ms, first_byte_ms, idle_ms, total_ms)", err);
+            json_object_foreach(e, tk, te) {
+                char tp[500], tn[500];
+                snprintf(tp, sizeof tp, "%s/%s", ptr, tk);
+                snprintf(tn, sizeof tn, "%s.%s", name, tk);
+                bool known = false;
+                for (size_t i = 0; i < ARRAY_SIZE(timeout_keys); i++)
+                    known |= !strcmp(tk, timeout_keys[i]);
+                if (!known)
+                    return key_error(d, ptr + 1, tk, timeout_keys, ARRAY_SIZE(timeout_keys), err);
+                if (!json_is_integer(te) || json_integer_value(te) < 0 || json_integer_value(te) > 86400000)
+                    return at_error(d, tp, tn, "milliseconds, an integer from 0 to 86400000", err);
+            }
+        } else if (!strcmp(key, "models")) {
+            rc = check_prices(d, base, e, err);
+        } else {
+            rc = key_error(d, base + 1, key, provider_keys, ARRAY_SIZE(provider_keys), err);
+        }
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int apply_providers(config *c, const doc *d, json_t *v, char **err)
+{
+    if (!json_is_object(v))
+        return type_error(d, "providers", "a mapping of provider names to settings", err);
+    const char *name;
+    json_t *e;
+    json_object_foreach(v, name, e) {
+        int rc = check_provider(d, name, e, err);
+        if (rc < 0)
+            return rc;
+    }
+    json_t *copy = json_deep_copy(v);
+    if (!copy)
+        return -ENOMEM;
+    json_decref(c->providers);
+    c->providers = copy;
+    return 0;
+}
+
 static int apply_file(config *c, const char *path, char **err)
 {
     doc *d = NULL;
@@ -204,6 +382,17 @@ static int apply_file(config *c, const char *path, char **err)
             rc = str_list(d, key, v, "a list of pack names", &c->trust, &c->n_trust, err);
         } else if (!strcmp(key, "sandbox")) {
             rc = apply_sandbox(c, d, v, err);
+        } else if (!strcmp(key, "agent")) {
+            rc = apply_agent(c, d, v, err);
+        } else if (!strcmp(key, "providers")) {
+            rc = apply_providers(c, d, v, err);
+        } else if (!strcmp(key, "provider") || !strcmp(key, "model")) {
+            if (!json_is_string(v) || (!strcmp(key, "provider") && !*json_string_value(v))) {
+                rc = type_error(d, key, !strcmp(key, "provider") ? "a provider name (string)" : "a model id (string)",
+                                err);
+                goto out;
+            }
+            rc = set_str(!strcmp(key, "provider") ? &c->provider : &c->model, json_string_value(v));
         } else {
             rc = key_error(d, NULL, key, known_keys, ARRAY_SIZE(known_keys), err);
             goto out;
@@ -238,6 +427,12 @@ static int apply_env(config *c, char **err)
     }
     if (rc == 0 && (v = getenv("VENOM_SYSTEM_SKILLS")))
         rc = set_str(&c->system_skills, v);
+    if (rc == 0 && (v = getenv("VENOM_SYSTEM_PROVIDERS")))
+        rc = set_str(&c->system_providers, v);
+    if (rc == 0 && (v = getenv("VENOM_PROVIDER")) && *v)
+        rc = set_str(&c->provider, v);
+    if (rc == 0 && (v = getenv("VENOM_MODEL")))
+        rc = set_str(&c->model, v);
     return rc < 0 ? err_set(err, rc, "out of memory") : 0;
 }
 
@@ -256,7 +451,16 @@ int config_load(config **out, char **err)
     if (rc == 0)
         rc = home && *home ? set_str(&c->home, home) : default_home(&c->home);
     if (rc == 0)
-        rc = default_system_skills(&c->system_skills);
+        rc = default_system_dir("skills", &c->system_skills);
+    if (rc == 0)
+        rc = default_system_dir("providers", &c->system_providers);
+    if (rc == 0)
+        rc = set_str(&c->provider, "offline");
+    if (rc == 0)
+        rc = set_str(&c->model, "");
+    if (rc == 0)
+        rc = set_str(&c->system_prompt, "");
+    c->max_steps = 20;
     if (rc < 0) {
         rc = err_set(err, rc, "out of memory");
         goto fail;
@@ -301,6 +505,11 @@ void config_free(config *c)
     mem_free(c->file);
     mem_free(c->workdir);
     mem_free(c->system_skills);
+    mem_free(c->system_providers);
+    mem_free(c->provider);
+    mem_free(c->model);
+    mem_free(c->system_prompt);
+    json_decref(c->providers);
     mem_free(c);
 }
 
@@ -328,4 +537,56 @@ int config_skill_dirs(const config *c, char ***dirs, size_t *n)
     *dirs = v;
     *n = k;
     return 0;
+}
+
+int config_provider_dirs(const config *c, char ***dirs, size_t *n)
+{
+    char **v = mem_calloc(3, sizeof *v);
+    size_t k = 0;
+    if (!v)
+        return -ENOMEM;
+    char cwd[PATH_MAX];
+    v[k++] = getcwd(cwd, sizeof cwd) ? mem_printf("%s/.venom/providers", cwd) : mem_strdup("./.venom/providers");
+    v[k++] = mem_printf("%s/providers", c->home);
+    if (c->system_providers && *c->system_providers)
+        v[k++] = mem_strdup(c->system_providers);
+    for (size_t i = 0; i < k; i++) {
+        if (!v[i]) {
+            for (size_t j = 0; j < k; j++)
+                mem_free(v[j]);
+            mem_free(v);
+            return -ENOMEM;
+        }
+    }
+    *dirs = v;
+    *n = k;
+    return 0;
+}
+
+json_t *config_provider_entry(const config *c, const char *name)
+{
+    json_t *given = c->providers ? json_object_get(c->providers, name) : NULL;
+    json_t *e = given ? json_deep_copy(given) : json_object();
+    if (!e)
+        return NULL;
+    int bad = json_object_set_new(e, "name", json_string(name));
+    if (!json_object_get(e, "plugin"))
+        bad |= json_object_set_new(e, "plugin", json_string(name));
+    static const char *const strs[] = {"base_url", "model"};
+    for (size_t i = 0; i < ARRAY_SIZE(strs); i++)
+        if (!json_object_get(e, strs[i]))
+            bad |= json_object_set_new(e, strs[i], json_string(""));
+    if (!json_object_get(e, "stream"))
+        bad |= json_object_set_new(e, "stream", json_true());
+    static const char *const objs[] = {"headers", "options", "timeouts", "models"};
+    for (size_t i = 0; i < ARRAY_SIZE(objs); i++)
+        if (!json_object_get(e, objs[i]))
+            bad |= json_object_set_new(e, objs[i], json_object());
+    if (!json_object_get(e, "retries"))
+        bad |= json_object_set_new(e, "retries", json_integer(2));
+    if (bad) {
+        json_decref(e);
+        return NULL;
+    }
+    return e;
 }

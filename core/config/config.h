@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 enum { CONFIG_COLOR_AUTO = 0, CONFIG_COLOR_ALWAYS = 1, CONFIG_COLOR_NEVER = 2 };
 
 typedef struct config {
@@ -28,6 +30,15 @@ typedef struct config {
     unsigned sandbox_idle_ms; /* end idle pooled processes after this; default 30000, 0 = never */
     char **sandbox_reuse;     /* packs whose pooled workers serve several calls */
     size_t n_sandbox_reuse;
+    /* providers and the agent loop (docs/config.md, docs/providers.md) */
+    char *provider;           /* provider entry used by `venom run`; default "offline" */
+    char *model;              /* model override ("" = the entry's model) */
+    json_t *providers;        /* providers: {name: {plugin, base_url, api_key_env, model, …}}, validated */
+    char *system_providers;   /* system provider directory ("" = none) */
+    unsigned max_steps;       /* agent.max_steps: model turns per run; default 20 */
+    double max_cost;          /* agent.max_cost: money per run, 0 = no limit */
+    unsigned timeout_s;       /* agent.timeout: seconds per run, 0 = none */
+    char *system_prompt;      /* agent.system ("" = the built-in one) */
 } config;
 
 /* Load defaults, the file and the environment. *err is one line. */
@@ -39,5 +50,14 @@ int config_log_level(const char *name);
  * $VENOM_HOME/skills, skill_paths…, the system directory. Strings are
  * mem_alloc'd; free each and the array. */
 int config_skill_dirs(const config *c, char ***dirs, size_t *n) __attribute__((warn_unused_result));
+
+/* The provider directories in precedence order: ./.venom/providers,
+ * $VENOM_HOME/providers, the system directory. Same ownership as above. */
+int config_provider_dirs(const config *c, char ***dirs, size_t *n) __attribute__((warn_unused_result));
+/* The entry `name` of `providers` with defaults filled in (a new object:
+ * name, plugin, base_url, api_key_env, model, stream, headers, options,
+ * timeouts, retries, models). A name absent from the file is still valid
+ * when a provider plugin of that name exists: its entry is all defaults. */
+json_t *config_provider_entry(const config *c, const char *name);
 
 #endif

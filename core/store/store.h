@@ -5,13 +5,17 @@
  * Reference: docs/events.md (the events), docs/internals/store.md (schema).
  *
  * An event is one JSON object, stored exactly as `venom run --json` prints
- * it: {"v":1,"type":…,"run_id":…,"seq":N,"ts":"…Z", <payload fields>,
- * "prev":"<hex sha-256 of the previous event of the run, or 64 zeros>",
- * "hash":"<hex sha-256>"}. hash = SHA-256 over the event's canonical text
- * without "hash" (jansson JSON_COMPACT|JSON_SORT_KEYS|JSON_ENSURE_ASCII is
- * NOT used for the printed text; the hash is over compact, key-sorted text).
- * Events are never updated or deleted; the runs table is an index that
- * store_append keeps in step (status, usage, cost, answer from run.finished).
+ * it (one line, json_dumps JSON_COMPACT, keys in this order):
+ * {"v":1,"type":…,"run_id":…,"seq":N,"ts":"2026-12-05T07:15:23.123Z",
+ * <payload fields in the caller's order>, "prev":"<hex SHA-256 of the
+ * previous event of the run, or 64 zeros>","hash":"<hex SHA-256>"}.
+ * hash = SHA-256 of the stored line without its last member: the text up
+ * to `,"hash":"…"}` plus "}" — json_dumps(event without "hash",
+ * JSON_COMPACT) — so an outside verifier works on the text alone
+ * (docs/internals/store.md).
+ * Events are never updated or deleted (SQLite triggers refuse it); the runs
+ * table is an index that store_append keeps in step (event count; status,
+ * finished time and summary from run.finished).
  *
  * Thread-safe: one store may be used from several threads (a mutex around
  * the connection); several processes may share the file (WAL, busy timeout
@@ -31,18 +35,25 @@
 typedef struct store store;
 
 /* Open (create, migrate) the database at path, then mark runs left
- * "running" by a process that no longer exists (pid + its start time) as
- * interrupted, appending their run.finished event. *err one line. */
+ * "running" by a process that no longer exists (pid + its start time +
+ * boot id differ) as killed: a run.finished {"status":"killed","reason"}
+ * is appended through the normal chain. The caller owns *out (store_close).
+ * Errors (-EINVAL not a database, -EPROTO schema too new, -EROFS, -ENOSPC,
+ * -EBUSY, -EACCES, -EIO) come with a one-line *err. */
 int store_open(const char *path, store **out, char **err) __attribute__((warn_unused_result));
 void store_close(store *s);
 
 /* Secret values (API keys, configured secrets) to scrub from every string
- * of every later payload before it is hashed and stored: each occurrence
- * becomes "[REDACTED]". Values shorter than 4 bytes are ignored. Copied. */
+ * value (object members and array items, recursively; not object keys) of
+ * every later payload, and from later goals, before it is hashed and
+ * stored: each occurrence becomes "[REDACTED]". Replaces the previous list.
+ * Values shorter than 4 bytes are ignored. Copied. 0, -EINVAL, -ENOMEM. */
 int store_set_redactions(store *s, const char *const *values, size_t n) __attribute__((warn_unused_result));
 
-/* Start a run: new id (26-char time-ordered, e.g. "r01JF…"), a runs row
- * (status "running", this pid and its start time), no events yet. */
+/* Start a run: a new id ("r" + 10 Crockford base32 digits of the ms time +
+ * 6 random ones: 17 chars, sortable by time, e.g. "r01KBWQ3M4K7T2B9X"), a
+ * runs row (status "running", this pid, its start time and the boot id; the
+ * goal scrubbed like a payload), no events yet. */
 int store_run_new(store *s, const char *goal, char id[32], char **err) __attribute__((warn_unused_result));
 
 /* Append an event of `type` to run `id`: payload is an object whose fields
@@ -50,7 +61,10 @@ int store_run_new(store *s, const char *goal, char id[32], char **err) __attribu
  * Fills seq, ts, prev, hash; *out (new reference, may be NULL) receives the
  * complete event as stored. A "run.finished" payload ({"status","answer",
  * "usage","cost",…}) also updates the runs row. Durable when it returns
- * (synchronous=NORMAL in WAL: survives a process crash, not power loss). */
+ * (synchronous=NORMAL in WAL: survives a process crash, not power loss).
+ * -ENOENT no such run, -EALREADY the run is finished (has run.finished),
+ * -EINVAL bad type (1-64 of a-z 0-9 . _ -) or payload (not an object, a
+ * reserved key, run.finished without a "status" string). */
 int store_append(store *s, const char *id, const char *type, json_t *payload, json_t **out, char **err)
     __attribute__((warn_unused_result));
 
@@ -69,21 +83,25 @@ void store_run_clear(store_run *r);
 /* Newest first; at most limit (0 = all). *runs and *n owned by the caller
  * (store_run_clear each, then mem_free). */
 int store_runs_list(store *s, size_t limit, store_run **runs, size_t *n, char **err) __attribute__((warn_unused_result));
-/* One run by id or unique id prefix (at least 4 chars). -ENOENT / -EINVAL
- * (ambiguous prefix) with a message. */
+/* One run by id or unique id prefix (at least 4 chars with the "r"; case
+ * and Crockford look-alikes I/L/O are forgiven). -ENOENT / -EINVAL
+ * (ambiguous prefix, not a run id) with a message. Clear *out when done. */
 int store_run_get(store *s, const char *id_or_prefix, store_run *out, char **err) __attribute__((warn_unused_result));
 
 /* Call fn for each event of the run in seq order (the event is borrowed).
- * A non-zero return from fn stops and is returned. */
+ * A non-zero return from fn stops and is returned. fn may call the store
+ * (the lock is recursive) but other threads wait until the walk ends. */
 typedef int (*store_event_fn)(void *user, const json_t *event);
 int store_events(store *s, const char *id, store_event_fn fn, void *user, char **err);
 
-/* Re-hash the run's chain: 0 when every prev/hash matches and seq has no
- * gaps; -EBADMSG with the first broken seq in the message otherwise. */
+/* Re-hash the run's chain: 0 when every prev/hash matches, seq has no
+ * gaps and the runs index counts as many events; -EBADMSG with "chain
+ * broken at seq N: why" in the message otherwise. */
 int store_verify(store *s, const char *id, char **err) __attribute__((warn_unused_result));
 
 /* Hash helper: hex SHA-256 (65 bytes with NUL) of the event text as the
- * store computes it (exposed for tests and docs/events.md). */
+ * store computes it; a "hash" member of the event is left out. 0, -EINVAL
+ * (not an object), -ENOMEM. */
 int store_event_hash(const json_t *event_without_hash, char hex[65]);
 
 #endif

@@ -1,0 +1,1240 @@
+/*
+ * store.c — the SQLite event log (docs/internals/store.md).
+ *
+ * One connection per store, guarded by a recursive mutex (store_events may
+ * call back into the store). Every append is one BEGIN IMMEDIATE
+ * transaction: read the run's row and its last event, insert the new event,
+ * update the row. The hot statements are prepared once per connection.
+ */
+#include "util/common.h"
+#include "store/store.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sodium.h>
+#include <sqlite3.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/buf.h"
+#include "util/err.h"
+#include "util/jsonx.h"
+
+#define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
+#define REDACTED "[REDACTED]"
+#define REDACT_MIN 4
+#define RUN_PREFIX_MIN 4
+#define BUSY_TIMEOUT_MS 5000
+
+/* Forward-only migrations: step i brings user_version from i to i + 1, in
+ * one transaction. Never edit a step that has shipped; add a new one. */
+static const char *const migrations[] = {
+    /* 1: the event log, the runs index, meta */
+    "CREATE TABLE meta(key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);"
+    "CREATE TABLE runs(id TEXT PRIMARY KEY NOT NULL, goal TEXT NOT NULL, status TEXT NOT NULL,"
+    " started TEXT NOT NULL, finished TEXT, pid INTEGER NOT NULL, pid_start INTEGER NOT NULL,"
+    " boot_id TEXT NOT NULL, events INTEGER NOT NULL DEFAULT 0, summary TEXT);"
+    "CREATE INDEX runs_started ON runs(started);"
+    "CREATE INDEX runs_running ON runs(status) WHERE status = 'running';"
+    "CREATE TABLE events(run_id TEXT NOT NULL, seq INTEGER NOT NULL, ts TEXT NOT NULL,"
+    " type TEXT NOT NULL, body TEXT NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL,"
+    " PRIMARY KEY(run_id, seq));"
+    "CREATE INDEX events_type ON events(type);"
+    "CREATE TRIGGER events_no_update BEFORE UPDATE ON events BEGIN"
+    " SELECT RAISE(ABORT, 'venom events are append-only: UPDATE refused'); END;"
+    "CREATE TRIGGER events_no_delete BEFORE DELETE ON events BEGIN"
+    " SELECT RAISE(ABORT, 'venom events are append-only: DELETE refused'); END;"
+    "INSERT INTO meta(key, value) VALUES('event_version', '1');"
+    "INSERT INTO meta(key, value) VALUES('created', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));",
+};
+#define SCHEMA_VERSION ((int)ARRAY_SIZE(migrations))
+
+/* The statements of the append path, prepared once per connection. */
+enum {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_RUN,    /* status, finished of a run */
+    ST_LAST,   /* seq, hash of a run's last event */
+    ST_INSERT, /* one event */
+    ST_BUMP,   /* events + 1 */
+    ST_FINISH, /* events + 1, status, finished, summary */
+    ST_COUNT
+};
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_RUN] = "SELECT status, finished FROM runs WHERE id = ?1",
+    [ST_LAST] = "SELECT seq, hash FROM events WHERE run_id = ?1 ORDER BY seq DESC LIMIT 1",
+    [ST_INSERT] = "INSERT INTO events(run_id, seq, ts, type, body, prev, hash) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_BUMP] = "UPDATE runs SET events = events + 1 WHERE id = ?1",
+    [ST_FINISH] = "UPDATE runs SET events = events + 1, status = ?2, finished = ?3, summary = ?4 WHERE id = ?1",
+};
+
+struct store {
+    pthread_mutex_t mu;
+    sqlite3 *db;
+    char *path;
+    sqlite3_stmt *st[ST_COUNT];
+    char **redact; /* longest first */
+    size_t n_redact;
+    char boot_id[64];
+};
+
+/* ---- small helpers ---- */
+
+static pthread_once_t sodium_once = PTHREAD_ONCE_INIT;
+static int sodium_rc;
+static void sodium_start(void) { sodium_rc = sodium_init() < 0 ? -1 : 0; }
+static int crypto_ready(void)
+{
+    pthread_once(&sodium_once, sodium_start);
+    return sodium_rc;
+}
+
+/* "2026-12-05T07:15:23.123Z" (UTC, milliseconds). */
+static void now_iso(char out[96], uint64_t *ms_out)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    time_t sec = ts.tv_sec;
+    gmtime_r(&sec, &tm);
+    int ms = (int)(ts.tv_nsec / 1000000);
+    snprintf(out, 96, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+    if (ms_out)
+        *ms_out = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ms;
+}
+
+/* The first line of a small file, without the newline; "" if unreadable. */
+static void read_line(const char *path, char *out, size_t n)
+{
+    out[0] = '\0';
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return;
+    if (fgets(out, (int)n, f))
+        out[strcspn(out, "\n")] = '\0';
+    else
+        out[0] = '\0';
+    fclose(f);
+}
+
+/* Field 22 (starttime, clock ticks after boot) and field 3 (state) of
+ * /proc/<pid>/stat. -errno when it cannot be read. */
+static int proc_start(pid_t pid, long long *start, char *state)
+{
+    char path[64], text[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -errno;
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    const char *p = strrchr(text, ')'); /* comm may hold spaces and ')' */
+    if (!p)
+        return -EPROTO;
+    p++;
+    /* after ")": field 3 is the first token, field 22 the twentieth */
+    int field = 2;
+    while (*p && field < 22) {
+        while (*p == ' ')
+            p++;
+        field++;
+        if (field == 3 && state)
+            *state = *p;
+        if (field == 22) {
+            char *end;
+            errno = 0;
+            long long v = strtoll(p, &end, 10);
+            if (errno || end == p)
+                return -EPROTO;
+            *start = v;
+            return 0;
+        }
+        while (*p && *p != ' ')
+            p++;
+    }
+    return -EPROTO;
+}
+
+/* Map a SQLite result to a negative errno and a one-line message:
+ * "<path>: <what>: <sqlite's words>; <how to fix>". */
+static int db_fail(const store *s, int src, const char *what, char **err)
+{
+    int rc;
+    const char *hint = NULL;
+    switch (src & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        rc = -EBUSY;
+        hint = "another venom process held the database for more than 5 s; try again";
+        break;
+    case SQLITE_FULL:
+        rc = -ENOSPC;
+        hint = "free some space and try again";
+        break;
+    case SQLITE_READONLY:
+        rc = -EROFS;
+        hint = "venom must write it: check the permissions of the file and of its directory";
+        break;
+    case SQLITE_NOTADB:
+        rc = -EINVAL;
+        hint = "it is not a venom database; move it away (venom then creates a new one) or set VENOM_HOME "
+               "to another directory";
+        break;
+    case SQLITE_CORRUPT:
+        rc = -EIO;
+        hint = "the database is damaged; move it away and restore a copy";
+        break;
+    case SQLITE_CANTOPEN:
+        rc = -EACCES;
+        hint = "check that its directory exists and is writable";
+        break;
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+        rc = -EACCES;
+        break;
+    case SQLITE_NOMEM:
+        rc = -ENOMEM;
+        break;
+    case SQLITE_CONSTRAINT:
+        rc = -EPERM;
+        break;
+    case SQLITE_IOERR:
+        switch (s->db ? sqlite3_system_errno(s->db) : 0) {
+        case ENOSPC:
+        case EDQUOT:
+            rc = -ENOSPC;
+            hint = "the disk is full (or the quota used up); free some space and try again";
+            break;
+        case EFBIG:
+            rc = -EFBIG;
+            hint = "the file size limit is reached (ulimit -f); raise it";
+            break;
+        case EROFS:
+            rc = -EROFS;
+            hint = "the file system is read-only";
+            break;
+        default:
+            rc = -EIO;
+            switch (src) {
+            case SQLITE_IOERR_WRITE:
+            case SQLITE_IOERR_FSYNC:
+            case SQLITE_IOERR_TRUNCATE:
+            case SQLITE_IOERR_SHMSIZE:
+                hint = "writing failed: is the disk full or a file size limit (ulimit -f) reached?";
+                break;
+            default:
+                hint = "the disk reported an error";
+                break;
+            }
+            break;
+        }
+        break;
+    default:
+        rc = -EIO;
+        break;
+    }
+    const char *msg = s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(src);
+    err_set(err, rc, "%s: %s: %s%s%s", s->path, what, msg, hint ? "; " : "", hint ? hint : "");
+    if (err)
+        jsonx_oneline(*err);
+    return rc;
+}
+
+/* Run one cached statement that returns no row (BEGIN, COMMIT, ...). */
+static int run_stmt(store *s, int which)
+{
+    sqlite3_stmt *st = s->st[which];
+    int src = sqlite3_step(st);
+    sqlite3_reset(st);
+    return src == SQLITE_DONE || src == SQLITE_ROW ? SQLITE_OK : src;
+}
+
+static void rollback(store *s)
+{
+    if (!sqlite3_get_autocommit(s->db))
+        (void)run_stmt(s, ST_ROLLBACK);
+}
+
+static int exec_sql(store *s, const char *sql, const char *what, char **err)
+{
+    int src = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+    return src == SQLITE_OK ? 0 : db_fail(s, src, what, err);
+}
+
+/* An integer PRAGMA's value (user_version, ...). */
+static int pragma_int(store *s, const char *sql, int *out, char **err)
+{
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    if (src == SQLITE_OK) {
+        src = sqlite3_step(st);
+        if (src == SQLITE_ROW) {
+            *out = sqlite3_column_int(st, 0);
+            src = SQLITE_OK;
+        }
+    }
+    int rc = src == SQLITE_OK ? 0 : db_fail(s, src, "cannot read it", err);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static char *col_strdup(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? mem_strdup((const char *)t) : NULL;
+}
+
+/* ---- redaction ---- */
+
+/* A copy of s[0..n) with every secret replaced, or NULL (with *changed
+ * false) when none occurs. -ENOMEM on allocation failure. */
+static int redact_text(const store *s, const char *text, size_t n, buf *out, bool *changed)
+{
+    *changed = false;
+    bool any = false;
+    for (size_t k = 0; k < s->n_redact && !any; k++)
+        any = memmem(text, n, s->redact[k], strlen(s->redact[k])) != NULL;
+    if (!any)
+        return 0;
+    buf_reset(out);
+    size_t i = 0;
+    while (i < n) {
+        /* the earliest occurrence of any secret; the longest on a tie */
+        const char *best = NULL;
+        size_t best_len = 0;
+        for (size_t k = 0; k < s->n_redact; k++) {
+            size_t len = strlen(s->redact[k]);
+            const char *hit = memmem(text + i, n - i, s->redact[k], len);
+            if (hit && (!best || hit < best))
+                best = hit, best_len = len;
+        }
+        size_t stop = best ? (size_t)(best - text) : n;
+        if (buf_append(out, text + i, stop - i) < 0)
+            return -ENOMEM;
+        if (!best)
+            break;
+        if (buf_puts(out, REDACTED) < 0)
+            return -ENOMEM;
+        i = stop + best_len;
+    }
+    *changed = true;
+    return 0;
+}
+
+/* Scrub every string value (object members, array items) of v in place. */
+static int redact_json(const store *s, json_t *v, buf *tmp)
+{
+    if (s->n_redact == 0)
+        return 0;
+    if (json_is_string(v)) {
+        bool changed;
+        int rc = redact_text(s, json_string_value(v), json_string_length(v), tmp, &changed);
+        if (rc < 0)
+            return rc;
+        if (changed && json_string_setn(v, tmp->data, tmp->len) < 0)
+            return -ENOMEM;
+        return 0;
+    }
+    if (json_is_object(v)) {
+        const char *key;
+        json_t *m;
+        json_object_foreach(v, key, m) {
+            int rc = redact_json(s, m, tmp);
+            if (rc < 0)
+                return rc;
+        }
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *m;
+        json_array_foreach(v, i, m) {
+            int rc = redact_json(s, m, tmp);
+            if (rc < 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+static void redactions_clear(store *s)
+{
+    for (size_t i = 0; i < s->n_redact; i++) {
+        sodium_memzero(s->redact[i], strlen(s->redact[i]));
+        mem_free(s->redact[i]);
+    }
+    mem_free(s->redact);
+    s->redact = NULL;
+    s->n_redact = 0;
+}
+
+static int by_length_desc(const void *a, const void *b)
+{
+    size_t la = strlen(*(char *const *)a), lb = strlen(*(char *const *)b);
+    return la < lb ? 1 : la > lb ? -1 : 0;
+}
+
+int store_set_redactions(store *s, const char *const *values, size_t n)
+{
+    if (!s || (n && !values))
+        return -EINVAL;
+    char **list = n ? mem_calloc(n, sizeof *list) : NULL;
+    if (n && !list)
+        return -ENOMEM;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!values[i] || strlen(values[i]) < REDACT_MIN)
+            continue;
+        if (!(list[k] = mem_strdup(values[i]))) {
+            for (size_t j = 0; j < k; j++)
+                mem_free(list[j]);
+            mem_free(list);
+            return -ENOMEM;
+        }
+        k++;
+    }
+    qsort(list, k, sizeof *list, by_length_desc);
+    pthread_mutex_lock(&s->mu);
+    redactions_clear(s);
+    s->redact = list;
+    s->n_redact = k;
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+}
+
+/* ---- hashing ---- */
+
+int store_event_hash(const json_t *event_without_hash, char hex[65])
+{
+    if (!json_is_object(event_without_hash) || !hex)
+        return -EINVAL;
+    if (crypto_ready() < 0)
+        return -EIO;
+    const json_t *ev = event_without_hash;
+    json_t *copy = NULL;
+    if (json_object_get(ev, "hash")) { /* hash never covers itself */
+        if (!(copy = json_copy((json_t *)ev)) || json_object_del(copy, "hash") < 0) {
+            json_decref(copy);
+            return -ENOMEM;
+        }
+        ev = copy;
+    }
+    char *text = json_dumps(ev, JSON_COMPACT);
+    json_decref(copy);
+    if (!text)
+        return -ENOMEM;
+    unsigned char h[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(h, (const unsigned char *)text, strlen(text));
+    mem_free(text);
+    sodium_bin2hex(hex, 65, h, sizeof h);
+    return 0;
+}
+
+/* ---- open, migrate, sweep ---- */
+
+static int migrate(store *s, char **err)
+{
+    int uv = 0, rc = pragma_int(s, "PRAGMA user_version", &uv, err);
+    if (rc < 0)
+        return rc;
+    while (uv < SCHEMA_VERSION) {
+        int src = run_stmt(s, ST_BEGIN);
+        if (src != SQLITE_OK)
+            return db_fail(s, src, "cannot start the schema migration", err);
+        /* another process may have migrated since we looked */
+        if ((rc = pragma_int(s, "PRAGMA user_version", &uv, err)) < 0)
+            goto fail;
+        if (uv >= SCHEMA_VERSION)
+            break;
+        char what[64];
+        snprintf(what, sizeof what, "schema migration %d -> %d failed", uv, uv + 1);
+        if ((rc = exec_sql(s, migrations[uv], what, err)) < 0)
+            goto fail;
+        char sql[64];
+        snprintf(sql, sizeof sql, "PRAGMA user_version = %d", uv + 1);
+        if ((rc = exec_sql(s, sql, what, err)) < 0)
+            goto fail;
+        if ((src = run_stmt(s, ST_COMMIT)) != SQLITE_OK) {
+            rc = db_fail(s, src, what, err);
+            goto fail;
+        }
+        uv++;
+    }
+    if (!sqlite3_get_autocommit(s->db) && run_stmt(s, ST_COMMIT) != SQLITE_OK)
+        rollback(s);
+    if (uv > SCHEMA_VERSION)
+        return err_set(err, -EPROTO, "%s has schema version %d, this venom knows up to %d; upgrade venom",
+                       s->path, uv, SCHEMA_VERSION);
+    return 0;
+fail:
+    rollback(s);
+    return rc;
+}
+
+/* Is the process that recorded a running run still there? Another boot, no
+ * such pid, a pid now started at another time, or a zombie: gone. When in
+ * doubt (cannot read /proc), it is alive: a live run is never marked. */
+static bool run_alive(const store *s, long long pid, long long start, const char *boot, char *why, size_t n)
+{
+    if (s->boot_id[0] && boot && strcmp(boot, s->boot_id) != 0) {
+        snprintf(why, n, "the machine restarted after process %lld started the run", pid);
+        return false;
+    }
+    if (pid <= 0 || pid > INT_MAX || (kill((pid_t)pid, 0) < 0 && errno == ESRCH)) {
+        snprintf(why, n, "process %lld ended without finishing the run", pid);
+        return false;
+    }
+    long long now = 0;
+    char state = '?';
+    if (proc_start((pid_t)pid, &now, &state) == 0) {
+        if (now != start) {
+            snprintf(why, n, "process %lld ended without finishing the run (its pid was reused)", pid);
+            return false;
+        }
+        if (state == 'Z' || state == 'X') {
+            snprintf(why, n, "process %lld ended without finishing the run", pid);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Append run.finished {"status":"killed"} to every run whose process is gone. */
+static int sweep(store *s, char **err)
+{
+    sqlite3_stmt *st = NULL;
+    char **ids = NULL, **whys = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    int src = sqlite3_prepare_v2(s->db,
+                                 "SELECT id, pid, pid_start, boot_id FROM runs WHERE status = 'running' ORDER BY id",
+                                 -1, &st, NULL);
+    while ((src == SQLITE_OK || src == SQLITE_ROW) && (src = sqlite3_step(st)) == SQLITE_ROW) {
+        char why[160];
+        const char *boot = (const char *)sqlite3_column_text(st, 3);
+        if (run_alive(s, sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2), boot, why, sizeof why))
+            continue;
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 8;
+            char **a = mem_realloc(ids, nc * sizeof *a), **b = a ? mem_realloc(whys, nc * sizeof *b) : NULL;
+            if (a)
+                ids = a;
+            if (b)
+                whys = b;
+            if (!a || !b) {
+                rc = err_set(err, -ENOMEM, "out of memory");
+                goto out;
+            }
+            cap = nc;
+        }
+        ids[n] = col_strdup(st, 0);
+        whys[n] = mem_strdup(why);
+        n++;
+        if (!ids[n - 1] || !whys[n - 1]) {
+            rc = err_set(err, -ENOMEM, "out of memory");
+            goto out;
+        }
+    }
+    if (src != SQLITE_DONE) {
+        rc = db_fail(s, src, "cannot look for interrupted runs", err);
+        goto out;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    for (size_t i = 0; i < n; i++) {
+        json_t *p = json_pack("{s:s, s:s}", "status", "killed", "reason", whys[i]);
+        if (!p) {
+            rc = err_set(err, -ENOMEM, "out of memory");
+            goto out;
+        }
+        rc = store_append(s, ids[i], "run.finished", p, NULL, err);
+        json_decref(p);
+        if (rc == -EALREADY) /* another process marked it first */
+            rc = 0;
+        if (rc < 0)
+            goto out;
+    }
+out:
+    sqlite3_finalize(st);
+    for (size_t i = 0; i < n; i++) {
+        mem_free(ids[i]);
+        mem_free(whys[i]);
+    }
+    mem_free(ids);
+    mem_free(whys);
+    return rc;
+}
+
+void store_close(store *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(s->st[i]);
+    if (s->db)
+        sqlite3_close_v2(s->db);
+    redactions_clear(s);
+    mem_free(s->path);
+    pthread_mutex_destroy(&s->mu);
+    mem_free(s);
+}
+
+int store_open(const char *path, store **out, char **err)
+{
+    if (!out)
+        return err_set(err, -EINVAL, "store_open: no place for the result");
+    *out = NULL;
+    if (!path || !*path)
+        return err_set(err, -EINVAL, "store_open: no database path");
+    if (crypto_ready() < 0)
+        return err_set(err, -EIO, "libsodium could not start (sodium_init failed)");
+    store *s = mem_calloc(1, sizeof *s);
+    if (!s)
+        return err_set(err, -ENOMEM, "out of memory");
+    pthread_mutexattr_t ma;
+    pthread_mutexattr_init(&ma);
+    pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&s->mu, &ma);
+    pthread_mutexattr_destroy(&ma);
+    int rc = 0;
+    if (!(s->path = mem_strdup(path))) {
+        rc = err_set(err, -ENOMEM, "out of memory");
+        goto fail;
+    }
+    read_line("/proc/sys/kernel/random/boot_id", s->boot_id, sizeof s->boot_id);
+
+    int src = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (src != SQLITE_OK) {
+        rc = db_fail(s, src, "cannot open the database", err);
+        goto fail;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+    if (sqlite3_db_readonly(s->db, "main") == 1) {
+        rc = err_set(err, -EROFS,
+                     "%s is read-only; venom must write its database: check the permissions of the file "
+                     "and of its directory",
+                     path);
+        goto fail;
+    }
+    /* The first read: a file that is not SQLite fails here. */
+    int uv = 0;
+    if ((rc = pragma_int(s, "PRAGMA user_version", &uv, err)) < 0)
+        goto fail;
+    if (uv > SCHEMA_VERSION) {
+        rc = err_set(err, -EPROTO, "%s has schema version %d, this venom knows up to %d; upgrade venom", path, uv,
+                     SCHEMA_VERSION);
+        goto fail;
+    }
+    sqlite3_stmt *jm = NULL;
+    src = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &jm, NULL);
+    if (src == SQLITE_OK && (src = sqlite3_step(jm)) == SQLITE_ROW) {
+        const char *mode = (const char *)sqlite3_column_text(jm, 0);
+        if (!mode || strcmp(mode, "wal") != 0) {
+            rc = err_set(err, -ENOTSUP,
+                         "%s: cannot switch the database to WAL mode (it stays in '%s' mode); keep VENOM_HOME "
+                         "on a local file system",
+                         path, mode ? mode : "?");
+            sqlite3_finalize(jm);
+            goto fail;
+        }
+        src = SQLITE_OK;
+    }
+    sqlite3_finalize(jm);
+    if (src != SQLITE_OK) {
+        rc = db_fail(s, src, "cannot switch the database to WAL mode", err);
+        goto fail;
+    }
+    if ((rc = exec_sql(s, "PRAGMA synchronous = NORMAL", "cannot set it up", err)) < 0)
+        goto fail;
+    for (int i = 0; i < ST_COUNT; i++) {
+        if (i >= ST_RUN)
+            continue; /* the table statements need the schema first */
+        src = sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL);
+        if (src != SQLITE_OK) {
+            rc = db_fail(s, src, "cannot prepare a statement", err);
+            goto fail;
+        }
+    }
+    if ((rc = migrate(s, err)) < 0)
+        goto fail;
+    for (int i = ST_RUN; i < ST_COUNT; i++) {
+        src = sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL);
+        if (src != SQLITE_OK) {
+            rc = db_fail(s, src, "its schema is not venom's (cannot prepare a statement)", err);
+            goto fail;
+        }
+    }
+    if ((rc = sweep(s, err)) < 0)
+        goto fail;
+    *out = s;
+    return 0;
+fail:
+    store_close(s);
+    return rc;
+}
+
+/* ---- runs ---- */
+
+static const char crockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/* "r" + 10 base32 digits of the ms time + 6 random base32 digits. */
+static void new_run_id(uint64_t ms, char id[32])
+{
+    unsigned char rnd[6];
+    randombytes_buf(rnd, sizeof rnd);
+    id[0] = 'r';
+    for (int i = 10; i >= 1; i--) {
+        id[i] = crockford[ms & 31];
+        ms >>= 5;
+    }
+    for (int i = 0; i < 6; i++)
+        id[11 + i] = crockford[rnd[i] & 31];
+    id[17] = '\0';
+}
+
+int store_run_new(store *s, const char *goal, char id[32], char **err)
+{
+    if (!s || !id)
+        return err_set(err, -EINVAL, "store_run_new: no store or id buffer");
+    if (!goal)
+        goal = "";
+    int rc = 0;
+    buf tmp = BUF_INIT;
+    char *clean = NULL;
+    sqlite3_stmt *st = NULL;
+    long long pstart = 0;
+    if (proc_start(getpid(), &pstart, NULL) < 0)
+        pstart = 0;
+    pthread_mutex_lock(&s->mu);
+    bool changed = false;
+    if (redact_text(s, goal, strlen(goal), &tmp, &changed) < 0) {
+        rc = err_set(err, -ENOMEM, "out of memory");
+        goto out;
+    }
+    clean = changed ? buf_detach(&tmp) : NULL;
+    int src = sqlite3_prepare_v2(s->db,
+                                 "INSERT INTO runs(id, goal, status, started, pid, pid_start, boot_id, events)"
+                                 " VALUES(?1, ?2, 'running', ?3, ?4, ?5, ?6, 0)",
+                                 -1, &st, NULL);
+    for (int attempt = 0; src == SQLITE_OK; attempt++) {
+        char ts[96];
+        uint64_t ms;
+        now_iso(ts, &ms);
+        new_run_id(ms, id);
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, clean ? clean : goal, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, ts, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)getpid());
+        sqlite3_bind_int64(st, 5, pstart);
+        sqlite3_bind_text(st, 6, s->boot_id, -1, SQLITE_STATIC);
+        src = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (src == SQLITE_DONE) {
+            src = SQLITE_OK;
+            break;
+        }
+        if ((src & 0xff) != SQLITE_CONSTRAINT || attempt == 3)
+            break;
+        src = SQLITE_OK; /* an id taken in the same ms: draw again */
+    }
+    if (src != SQLITE_OK) {
+        id[0] = '\0';
+        rc = db_fail(s, src, "cannot record a new run", err);
+    }
+out:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    mem_free(clean);
+    buf_release(&tmp);
+    return rc;
+}
+
+/* ---- append ---- */
+
+static const char *const reserved[] = {"v", "type", "run_id", "seq", "ts", "prev", "hash"};
+
+static bool type_ok(const char *t)
+{
+    size_t n = strlen(t);
+    if (n == 0 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = t[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+/* The payload as stored: a deep copy, scrubbed. */
+static int payload_copy(store *s, const json_t *payload, json_t **out, char **err)
+{
+    *out = NULL;
+    if (payload && !json_is_object(payload))
+        return err_set(err, -EINVAL, "an event payload must be an object, not %s", jsonx_kind(payload));
+    for (size_t i = 0; payload && i < ARRAY_SIZE(reserved); i++)
+        if (json_object_get(payload, reserved[i]))
+            return err_set(err, -EINVAL, "an event payload must not set \"%s\" (the store fills it)", reserved[i]);
+    json_t *c = payload ? json_deep_copy(payload) : json_object();
+    if (!c)
+        return err_set(err, -ENOMEM, "out of memory");
+    buf tmp = BUF_INIT;
+    int rc = redact_json(s, c, &tmp);
+    buf_release(&tmp);
+    if (rc < 0) {
+        json_decref(c);
+        return err_set(err, rc, "out of memory");
+    }
+    *out = c;
+    return 0;
+}
+
+int store_append(store *s, const char *id, const char *type, json_t *payload, json_t **out, char **err)
+{
+    if (out)
+        *out = NULL;
+    if (!s || !id || !type)
+        return err_set(err, -EINVAL, "store_append: missing store, run id or type");
+    if (!type_ok(type))
+        return err_set(err, -EINVAL, "event type '%s' is not valid: 1 to 64 of a-z 0-9 . _ -",
+                       jsonx_clipped(type).s);
+    bool finished = strcmp(type, "run.finished") == 0;
+    const char *status = NULL;
+    if (finished) {
+        status = json_string_value(json_object_get(payload, "status"));
+        if (!status || !*status || strcmp(status, "running") == 0)
+            return err_set(err, -EINVAL, "a run.finished event needs a \"status\" string other than \"running\"");
+    }
+    int rc = 0, src;
+    json_t *body = NULL, *ev = NULL;
+    char *text = NULL, *summary = NULL;
+    pthread_mutex_lock(&s->mu);
+    if ((rc = payload_copy(s, payload, &body, err)) < 0)
+        goto out;
+
+    if ((src = run_stmt(s, ST_BEGIN)) != SQLITE_OK) {
+        rc = db_fail(s, src, "cannot append an event", err);
+        goto out;
+    }
+    sqlite3_stmt *st = s->st[ST_RUN];
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    src = sqlite3_step(st);
+    if (src == SQLITE_DONE) {
+        sqlite3_reset(st);
+        rc = err_set(err, -ENOENT, "no run '%s'; run 'venom runs list' to see the runs", jsonx_clipped(id).s);
+        goto fail;
+    }
+    if (src != SQLITE_ROW) {
+        sqlite3_reset(st);
+        rc = db_fail(s, src, "cannot append an event", err);
+        goto fail;
+    }
+    if (sqlite3_column_type(st, 1) != SQLITE_NULL) {
+        rc = err_set(err, -EALREADY, "run '%s' is finished (status %s); a finished run takes no more events", id,
+                     (const char *)sqlite3_column_text(st, 0));
+        sqlite3_reset(st);
+        goto fail;
+    }
+    sqlite3_reset(st);
+
+    int64_t seq = 0;
+    char prev[65] = ZERO_HASH;
+    st = s->st[ST_LAST];
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        seq = sqlite3_column_int64(st, 0) + 1;
+        const char *h = (const char *)sqlite3_column_text(st, 1);
+        snprintf(prev, sizeof prev, "%s", h ? h : "");
+    }
+    sqlite3_reset(st);
+    if (src != SQLITE_ROW && src != SQLITE_DONE) {
+        rc = db_fail(s, src, "cannot append an event", err);
+        goto fail;
+    }
+
+    char ts[96];
+    now_iso(ts, NULL);
+    ev = json_object();
+    if (!ev || json_object_set_new(ev, "v", json_integer(STORE_EVENT_VERSION)) < 0 ||
+        json_object_set_new(ev, "type", json_string(type)) < 0 ||
+        json_object_set_new(ev, "run_id", json_string(id)) < 0 ||
+        json_object_set_new(ev, "seq", json_integer(seq)) < 0 || json_object_set_new(ev, "ts", json_string(ts)) < 0 ||
+        json_object_update(ev, body) < 0 || json_object_set_new(ev, "prev", json_string(prev)) < 0) {
+        rc = err_set(err, -ENOMEM, "out of memory");
+        goto fail;
+    }
+    char hash[65];
+    if ((rc = store_event_hash(ev, hash)) < 0 || json_object_set_new(ev, "hash", json_string(hash)) < 0) {
+        rc = err_set(err, -ENOMEM, "out of memory");
+        goto fail;
+    }
+    if (!(text = json_dumps(ev, JSON_COMPACT)) || (finished && !(summary = json_dumps(body, JSON_COMPACT)))) {
+        rc = err_set(err, -ENOMEM, "out of memory");
+        goto fail;
+    }
+
+    st = s->st[ST_INSERT];
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, seq);
+    sqlite3_bind_text(st, 3, ts, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, text, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, prev, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, hash, -1, SQLITE_STATIC);
+    src = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (src != SQLITE_DONE) {
+        rc = db_fail(s, src, "cannot append an event", err);
+        goto fail;
+    }
+    st = s->st[finished ? ST_FINISH : ST_BUMP];
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    if (finished) {
+        const char *clean_status = json_string_value(json_object_get(body, "status"));
+        sqlite3_bind_text(st, 2, clean_status ? clean_status : status, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, ts, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, summary, -1, SQLITE_STATIC);
+    }
+    src = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (src != SQLITE_DONE) {
+        rc = db_fail(s, src, "cannot append an event", err);
+        goto fail;
+    }
+    if ((src = run_stmt(s, ST_COMMIT)) != SQLITE_OK) {
+        rc = db_fail(s, src, "cannot append an event", err);
+        goto fail;
+    }
+    if (out) {
+        *out = ev;
+        ev = NULL;
+    }
+    goto out;
+fail:
+    rollback(s);
+out:
+    pthread_mutex_unlock(&s->mu);
+    json_decref(body);
+    json_decref(ev);
+    mem_free(text);
+    mem_free(summary);
+    return rc;
+}
+
+/* ---- reading ---- */
+
+void store_run_clear(store_run *r)
+{
+    if (!r)
+        return;
+    mem_free(r->goal);
+    mem_free(r->status);
+    mem_free(r->started);
+    mem_free(r->finished);
+    json_decref(r->summary);
+    memset(r, 0, sizeof *r);
+}
+
+#define RUN_COLS "id, goal, status, started, finished, events, summary"
+
+static int run_from_row(sqlite3_stmt *st, store_run *r)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->id, sizeof r->id, "%s", (const char *)sqlite3_column_text(st, 0));
+    r->goal = col_strdup(st, 1);
+    r->status = col_strdup(st, 2);
+    r->started = col_strdup(st, 3);
+    r->finished = col_strdup(st, 4);
+    r->events = sqlite3_column_int64(st, 5);
+    const char *sum = (const char *)sqlite3_column_text(st, 6);
+    if (sum)
+        r->summary = json_loads(sum, 0, NULL);
+    if (!r->goal || !r->status || !r->started || (sqlite3_column_type(st, 4) != SQLITE_NULL && !r->finished)) {
+        store_run_clear(r);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+int store_runs_list(store *s, size_t limit, store_run **runs, size_t *n, char **err)
+{
+    if (!s || !runs || !n)
+        return err_set(err, -EINVAL, "store_runs_list: missing argument");
+    *runs = NULL;
+    *n = 0;
+    store_run *a = NULL;
+    size_t len = 0, cap = 0;
+    int rc = 0;
+    sqlite3_stmt *st = NULL;
+    pthread_mutex_lock(&s->mu);
+    int src = sqlite3_prepare_v2(s->db, "SELECT " RUN_COLS " FROM runs ORDER BY started DESC, id DESC LIMIT ?1", -1,
+                                 &st, NULL);
+    if (src == SQLITE_OK)
+        sqlite3_bind_int64(st, 1, limit ? (sqlite3_int64)limit : -1);
+    while ((src == SQLITE_OK || src == SQLITE_ROW) && (src = sqlite3_step(st)) == SQLITE_ROW) {
+        if (len == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            store_run *g = mem_realloc(a, nc * sizeof *g);
+            if (!g) {
+                rc = err_set(err, -ENOMEM, "out of memory");
+                goto out;
+            }
+            a = g;
+            cap = nc;
+        }
+        if (run_from_row(st, &a[len]) < 0) {
+            rc = err_set(err, -ENOMEM, "out of memory");
+            goto out;
+        }
+        len++;
+    }
+    if (src != SQLITE_DONE)
+        rc = db_fail(s, src, "cannot list the runs", err);
+out:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    if (rc < 0) {
+        for (size_t i = 0; i < len; i++)
+            store_run_clear(&a[i]);
+        mem_free(a);
+        return rc;
+    }
+    *runs = a;
+    *n = len;
+    return 0;
+}
+
+/* A run id as typed: "r" then Crockford base32 (case-insensitive, I/L are 1,
+ * O is 0). false when it cannot be one. */
+static bool norm_run_id(const char *in, char out[32])
+{
+    size_t n = strlen(in);
+    if (n < 1 || n > 31 || (in[0] != 'r' && in[0] != 'R'))
+        return false;
+    out[0] = 'r';
+    for (size_t i = 1; i < n; i++) {
+        char c = in[i];
+        if (c >= 'a' && c <= 'z')
+            c = (char)(c - 'a' + 'A');
+        if (c == 'I' || c == 'L')
+            c = '1';
+        else if (c == 'O')
+            c = '0';
+        if (!strchr(crockford, c) || c == '\0')
+            return false;
+        out[i] = c;
+    }
+    out[n] = '\0';
+    return true;
+}
+
+int store_run_get(store *s, const char *id_or_prefix, store_run *out, char **err)
+{
+    if (!s || !id_or_prefix || !out)
+        return err_set(err, -EINVAL, "store_run_get: missing argument");
+    memset(out, 0, sizeof *out);
+    char id[32];
+    if (!norm_run_id(id_or_prefix, id))
+        return err_set(err, -EINVAL, "'%s' is not a run id (run ids look like r01KBWQ3M4K7T2B9X); run 'venom runs list'",
+                       jsonx_clipped(id_or_prefix).s);
+    int rc = 0;
+    sqlite3_stmt *st = NULL;
+    pthread_mutex_lock(&s->mu);
+    int src = sqlite3_prepare_v2(s->db,
+                                 "SELECT " RUN_COLS ", 0 FROM runs WHERE id = ?1 UNION ALL "
+                                 "SELECT * FROM (SELECT " RUN_COLS ", 1 FROM runs WHERE ?2 AND id GLOB ?1 || '*'"
+                                 " AND id <> ?1 ORDER BY id LIMIT 2)",
+                                 -1, &st, NULL);
+    if (src != SQLITE_OK) {
+        rc = db_fail(s, src, "cannot read the runs", err);
+        goto out;
+    }
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, strlen(id) >= RUN_PREFIX_MIN);
+    src = sqlite3_step(st);
+    if (src == SQLITE_DONE) {
+        if (strlen(id) < RUN_PREFIX_MIN)
+            rc = err_set(err, -ENOENT, "no run '%s'; give at least %d characters of a run id (see 'venom runs list')",
+                         id, RUN_PREFIX_MIN);
+        else
+            rc = err_set(err, -ENOENT, "no run '%s'; run 'venom runs list' to see the runs", id);
+        goto out;
+    }
+    if (src != SQLITE_ROW) {
+        rc = db_fail(s, src, "cannot read the runs", err);
+        goto out;
+    }
+    if (sqlite3_column_int(st, 7) == 1) { /* a prefix match: unique? */
+        store_run first;
+        if (run_from_row(st, &first) < 0) {
+            rc = err_set(err, -ENOMEM, "out of memory");
+            goto out;
+        }
+        src = sqlite3_step(st);
+        if (src == SQLITE_DONE) {
+            *out = first;
+            goto out;
+        }
+        store_run_clear(&first);
+        if (src != SQLITE_ROW) {
+            rc = db_fail(s, src, "cannot read the runs", err);
+            goto out;
+        }
+        sqlite3_finalize(st);
+        st = NULL;
+        int count = 0;
+        src = sqlite3_prepare_v2(s->db, "SELECT count(*) FROM runs WHERE id GLOB ?1 || '*'", -1, &st, NULL);
+        if (src == SQLITE_OK) {
+            sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+            if (sqlite3_step(st) == SQLITE_ROW)
+                count = sqlite3_column_int(st, 0);
+        }
+        rc = err_set(err, -EINVAL, "'%s' matches %d runs; give more characters", id, count);
+        goto out;
+    }
+    if (run_from_row(st, out) < 0)
+        rc = err_set(err, -ENOMEM, "out of memory");
+out:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+/* The runs row's event count; -ENOENT with a message when there is no run. */
+static int run_events(store *s, const char *id, int64_t *count, char **err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = 0;
+    int src = sqlite3_prepare_v2(s->db, "SELECT events FROM runs WHERE id = ?1", -1, &st, NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        src = sqlite3_step(st);
+    }
+    if (src == SQLITE_ROW)
+        *count = sqlite3_column_int64(st, 0);
+    else if (src == SQLITE_DONE)
+        rc = err_set(err, -ENOENT, "no run '%s'; run 'venom runs list' to see the runs", jsonx_clipped(id).s);
+    else
+        rc = db_fail(s, src, "cannot read the run", err);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_events(store *s, const char *id, store_event_fn fn, void *user, char **err)
+{
+    if (!s || !id || !fn)
+        return err_set(err, -EINVAL, "store_events: missing argument");
+    int rc = 0;
+    int64_t count = 0;
+    sqlite3_stmt *st = NULL;
+    pthread_mutex_lock(&s->mu);
+    if ((rc = run_events(s, id, &count, err)) < 0)
+        goto out;
+    int src = sqlite3_prepare_v2(s->db, "SELECT seq, body FROM events WHERE run_id = ?1 ORDER BY seq", -1, &st, NULL);
+    if (src == SQLITE_OK)
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    while ((src == SQLITE_OK || src == SQLITE_ROW) && (src = sqlite3_step(st)) == SQLITE_ROW) {
+        json_error_t je;
+        json_t *ev = json_loads((const char *)sqlite3_column_text(st, 1), JSON_REJECT_DUPLICATES, &je);
+        if (!ev) {
+            rc = err_set(err, -EBADMSG, "run '%s': event %lld is not valid JSON (%s); run 'venom runs verify'", id,
+                         (long long)sqlite3_column_int64(st, 0), je.text);
+            goto out;
+        }
+        rc = fn(user, ev);
+        json_decref(ev);
+        if (rc != 0)
+            goto out;
+    }
+    if (src != SQLITE_DONE)
+        rc = db_fail(s, src, "cannot read the events", err);
+out:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+/* Check one stored event against its row and the chain so far. NULL when it
+ * holds, else what is wrong (static). */
+static const char *check_event(sqlite3_stmt *st, const char *id, int64_t seq, const char *prev, char hash_out[65])
+{
+    const char *type = (const char *)sqlite3_column_text(st, 1);
+    const char *text = (const char *)sqlite3_column_text(st, 2);
+    const char *col_prev = (const char *)sqlite3_column_text(st, 3);
+    const char *col_hash = (const char *)sqlite3_column_text(st, 4);
+    if (!type || !text || !col_prev || !col_hash)
+        return "a column is empty";
+    json_t *ev = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+    if (!json_is_object(ev)) {
+        json_decref(ev);
+        return "the stored text is not a JSON object";
+    }
+    const char *why = NULL;
+    const char *b_hash = json_string_value(json_object_get(ev, "hash"));
+    const char *b_prev = json_string_value(json_object_get(ev, "prev"));
+    const char *b_type = json_string_value(json_object_get(ev, "type"));
+    const char *b_run = json_string_value(json_object_get(ev, "run_id"));
+    json_t *b_seq = json_object_get(ev, "seq");
+    if (!b_hash || !b_prev || !b_type || !b_run || !json_is_integer(b_seq))
+        why = "a field of the event is missing";
+    else if (strcmp(b_run, id) != 0 || json_integer_value(b_seq) != seq || strcmp(b_type, type) != 0)
+        why = "the event's run_id, seq or type differs from its row";
+    else if (strcmp(b_prev, prev) != 0 || strcmp(col_prev, prev) != 0)
+        why = "its prev is not the hash of the event before it";
+    else if (strcmp(b_hash, col_hash) != 0)
+        why = "the hash in the event differs from its row";
+    else if (store_event_hash(ev, hash_out) < 0)
+        why = "out of memory";
+    else if (strcmp(hash_out, b_hash) != 0)
+        why = "its hash does not match its content";
+    json_decref(ev);
+    return why;
+}
+
+int store_verify(store *s, const char *id, char **err)
+{
+    if (!s || !id)
+        return err_set(err, -EINVAL, "store_verify: missing argument");
+    int rc = 0;
+    int64_t count = 0, seq = 0;
+    char prev[65] = ZERO_HASH;
+    sqlite3_stmt *st = NULL;
+    pthread_mutex_lock(&s->mu);
+    if ((rc = run_events(s, id, &count, err)) < 0)
+        goto out;
+    int src = sqlite3_prepare_v2(s->db, "SELECT seq, type, body, prev, hash FROM events WHERE run_id = ?1 ORDER BY seq",
+                                 -1, &st, NULL);
+    if (src == SQLITE_OK)
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    while ((src == SQLITE_OK || src == SQLITE_ROW) && (src = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t got = sqlite3_column_int64(st, 0);
+        char hash[65];
+        const char *why = got != seq ? "the event is missing" : check_event(st, id, seq, prev, hash);
+        if (why) {
+            rc = err_set(err, -EBADMSG, "run '%s': chain broken at seq %lld: %s", id, (long long)seq, why);
+            goto out;
+        }
+        memcpy(prev, hash, sizeof prev);
+        seq++;
+    }
+    if (src != SQLITE_DONE) {
+        rc = db_fail(s, src, "cannot read the events", err);
+        goto out;
+    }
+    if (seq != count)
+        rc = err_set(err, -EBADMSG, "run '%s': chain broken at seq %lld: the log has %lld events, the runs index %lld",
+                     id, (long long)(seq < count ? seq : count), (long long)seq, (long long)count);
+out:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
