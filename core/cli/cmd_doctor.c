@@ -60,7 +60,7 @@ static void print_text(FILE *f, const probe_report *r, const probe_lib *libs, si
     }
     if (!tmp[0])
         snprintf(tmp, sizeof tmp, "%s", "none");
-    char detail[512];
+    char detail[1024];
     if (all)
         snprintf(detail, sizeof detail, "%s%s", tmp, r->ns_need_userns ? " (inside a user namespace)" : "");
     else
