@@ -52,7 +52,7 @@ static void sink_event(void *user, const json_t *ev)
     out_state *s = user;
     if (!s->json)
         return;
-    char *line = json_dumps(ev, JSON_COMPACT);
+    char *line = json_dumps(ev, STORE_JSON_FLAGS);
     if (!line)
         return;
     pthread_mutex_lock(&s->lock);

@@ -33,7 +33,7 @@ static store *open_store(cli *c)
 
 static void dump_line(cli *c, const json_t *v)
 {
-    char *t = json_dumps(v, JSON_COMPACT);
+    char *t = json_dumps(v, STORE_JSON_FLAGS);
     if (t)
         fprintf(c->out, "%s\n", t);
     free(t);

@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Return codes of net_perform (besides 0). */
 #define NET_E_CONNECT (-1)   /* connection error (DNS, refused, reset, TLS) after the retries */
@@ -34,19 +35,23 @@ typedef enum net_body { NET_BODY_WHOLE = 0, NET_BODY_SSE = 1, NET_BODY_NDJSON = 
  * NDJSON line (event ""). data is NUL-terminated, borrowed. Non-zero stops. */
 typedef int (*net_event_fn)(void *user, const char *event, const char *data, size_t len);
 
+/* total_ms = NET_NONE: no limit on the whole call. */
+#define NET_NONE (~0u)
+
 typedef struct net_opts {
     unsigned connect_ms;    /* TCP+TLS connect; default 10000 */
-    unsigned first_byte_ms; /* request sent -> first response byte; default 60000 */
-    unsigned idle_ms;       /* longest gap between body bytes; default 60000 */
-    unsigned total_ms;      /* whole call incl. retries; default 600000 (0 = none) */
-    unsigned retries;       /* further attempts; default 2 */
+    unsigned first_byte_ms; /* start of an attempt -> first response byte; default 60000 */
+    unsigned idle_ms;       /* longest gap between response bytes; default 60000 */
+    unsigned total_ms;      /* whole call incl. retries; default 600000 (NET_NONE = none) */
+    unsigned retries;       /* further attempts, taken as given (0 = none); the config default is 2 */
     unsigned backoff_ms;    /* first backoff; default 500, doubled per attempt */
     unsigned backoff_cap_ms;/* default 8000 */
     unsigned max_wait_ms;   /* longest server-given delay followed; default 60000 */
     size_t max_body;        /* largest whole body / single event; default 64 MiB */
 } net_opts;
 
-/* Defaults for every 0 field of o. */
+/* Defaults for every 0 field of o except retries (o may be NULL: all
+ * defaults, retries 2); total_ms NET_NONE becomes 0 (no limit) in the result. */
 net_opts net_opts_default(const net_opts *o);
 
 typedef struct net_header {
@@ -82,7 +87,13 @@ typedef struct net_response {
     int callback_rc;     /* what on_event returned when NET_E_CALLBACK */
 } net_response;
 
-/* Once per process before threads (curl_global_init, the share handle). */
+/* Once per process before threads (curl_global_init, the share handle);
+ * net_perform also calls it, so forgetting it is harmless in a program
+ * whose other threads do not call libcurl. 0 or NET_E_NOMEM. Each thread
+ * keeps its own handles (and their keep-alive connections) until it exits.
+ * net_cleanup, at exit while no other thread is in net_perform, frees the
+ * calling thread's handles and, when no other thread holds any, the share
+ * handle and libcurl's globals. Both are idempotent. */
 int net_init(void);
 void net_cleanup(void);
 
@@ -109,5 +120,37 @@ long net_retry_after_ms(const char *retry_after_ms, const char *retry_after, dou
 unsigned net_backoff_ms(const net_opts *o, unsigned n, double r01);
 /* Whether a status is retried by default. */
 bool net_status_retryable(long status);
+
+/* A request given as JSON — {"method","url","headers":{name: value…},
+ * "body"} and, when allowed, "stream" ("sse"|"ndjson"|"none", into
+ * rq.kind) and "timeout_ms" (into rq.opts.total_ms) — parsed into j->rq
+ * (method, url, headers, body, kind), borrowing from j until
+ * net_jreq_release. Unknown keys and wrong types are errors that name the
+ * key; `what` starts the message ("http_stream"). 0, NET_E_INVAL, NET_E_NOMEM. */
+typedef struct net_jreq {
+    net_request rq;
+    void *doc;           /* internal: the parsed JSON */
+    net_header *headers; /* internal */
+} net_jreq;
+int net_jreq_parse(net_jreq *j, const char *json, const char *what, bool allow_stream, bool allow_timeout,
+                   char **err) __attribute__((warn_unused_result));
+void net_jreq_release(net_jreq *j);
+/* {"status":N,"headers":{lower-case name: value},"body":"…"} of rs (headers
+ * met twice are joined with ", "; a body that is not UTF-8 goes in
+ * "body_base64"); the body only when with_body. mem_alloc'd, NULL on OOM. */
+char *net_response_json(const net_response *rs, bool with_body);
+
+/* The host's broker (host_broker_fn of core/plugin/host.h, broker.c): serves
+ * service "http", skills' brokered HTTP — request {"method","url",
+ * "headers":{…},"body","timeout_ms"}, response {"status","headers":{…},
+ * "body"} (or "body_base64" for a body that is not UTF-8 text), any HTTP
+ * status being VENOM_OK; the body is capped at 16 MiB, redirects are not
+ * followed, only idempotent methods (GET, HEAD, PUT, DELETE, OPTIONS) are
+ * retried, "timeout_ms" (default 60000) bounds the whole call. host_broker_serve has checked the host allowlist; it is checked
+ * again here on libcurl's own reading of the URL. Other services:
+ * VENOM_E_UNSUPPORTED. *response and *error are mem_alloc'd. Thread-safe. */
+struct manifest;
+int32_t net_broker(void *user, const char *service, const struct manifest *m, const char *request, char **response,
+                   char **error);
 
 #endif

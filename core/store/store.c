@@ -424,7 +424,7 @@ int store_event_hash(const json_t *event_without_hash, char hex[65])
         }
         ev = copy;
     }
-    char *text = json_dumps(ev, JSON_COMPACT);
+    char *text = json_dumps(ev, STORE_JSON_FLAGS);
     json_decref(copy);
     if (!text)
         return -ENOMEM;
@@ -875,7 +875,7 @@ int store_append(store *s, const char *id, const char *type, json_t *payload, js
         rc = err_set(err, -ENOMEM, "out of memory");
         goto fail;
     }
-    if (!(text = json_dumps(ev, JSON_COMPACT)) || (finished && !(summary = json_dumps(body, JSON_COMPACT)))) {
+    if (!(text = json_dumps(ev, STORE_JSON_FLAGS)) || (finished && !(summary = json_dumps(body, STORE_JSON_FLAGS)))) {
         rc = err_set(err, -ENOMEM, "out of memory");
         goto fail;
     }

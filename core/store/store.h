@@ -11,7 +11,7 @@
  * previous event of the run, or 64 zeros>","hash":"<hex SHA-256>"}.
  * hash = SHA-256 of the stored line without its last member: the text up
  * to `,"hash":"…"}` plus "}" — json_dumps(event without "hash",
- * JSON_COMPACT) — so an outside verifier works on the text alone
+ * STORE_JSON_FLAGS) — so an outside verifier works on the text alone
  * (docs/internals/store.md).
  * Events are never updated or deleted (SQLite triggers refuse it); the runs
  * table is an index that store_append keeps in step (event count; status,
@@ -31,6 +31,10 @@
 #include <jansson.h>
 
 #define STORE_EVENT_VERSION 1 /* the "v" of every event */
+/* How events are printed, stored and hashed: compact, one line, reals with
+ * 12 significant digits (durations and money read as written). Print an
+ * event with these flags and you get its stored text. */
+#define STORE_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(12))
 
 typedef struct store store;
 

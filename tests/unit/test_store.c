@@ -216,7 +216,7 @@ static void test_append_and_chain(void **state)
     char prev[65] = ZERO64;
     for (int i = 0; i < 5; i++) {
         json_t *ev = append(s, id, i ? "step.started" : "run.started", "{\"zeta\":1,\"alpha\":{\"y\":2,\"x\":3}}");
-        char *text = json_dumps(ev, JSON_COMPACT);
+        char *text = json_dumps(ev, STORE_JSON_FLAGS);
         char head[160];
         snprintf(head, sizeof head, "{\"v\":1,\"type\":\"%s\",\"run_id\":\"%s\",\"seq\":%d,\"ts\":\"",
                  i ? "step.started" : "run.started", id, i);
@@ -331,7 +331,7 @@ static void test_hash_recomputed_independently(void **state)
         json_t *ev = json_loads(body, JSON_REJECT_DUPLICATES, NULL);
         assert_non_null(ev);
         /* the stored text is exactly the compact print of the event */
-        char *again = json_dumps(ev, JSON_COMPACT);
+        char *again = json_dumps(ev, STORE_JSON_FLAGS);
         assert_string_equal(again, body);
         free(again);
         char stored[65];
@@ -431,7 +431,7 @@ static void test_tamper_detected(void **state)
     char hex[65];
     assert_int_equal(store_event_hash(ev, hex), 0);
     json_object_set_new(ev, "hash", json_string(hex));
-    char *body = json_dumps(ev, JSON_COMPACT);
+    char *body = json_dumps(ev, STORE_JSON_FLAGS);
     json_decref(ev);
     char *sql = sqlite3_mprintf("UPDATE events SET body = %Q, hash = %Q WHERE run_id = %Q AND seq = 2", body, hex, b);
     raw_exec(db, sql);
@@ -525,7 +525,7 @@ static void test_redaction(void **state)
     /* the caller's payload is untouched */
     assert_string_equal(json_string_value(json_object_get(json_object_get(payload, "headers"), "x-api-key")), SECRET);
     json_decref(payload);
-    char *text = json_dumps(ev, JSON_COMPACT);
+    char *text = json_dumps(ev, STORE_JSON_FLAGS);
     assert_null(strstr(text, "SECRETSECRET"));
     assert_non_null(strstr(text, "{\"x-api-key\":\"[REDACTED]\",\"accept\":\"text/event-stream\"}"));
     assert_non_null(strstr(text, "[\"a [REDACTED] b [REDACTED]\",5,[\"deep [REDACTED]\"]]"));
