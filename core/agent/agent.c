@@ -428,7 +428,7 @@ static void loop(run *r, json_t *msgs, finish *f)
             if (code == VENOM_E_CANCELLED)
                 cancel_status(r, f);
             else
-                set_finish(f, AGENT_PROVIDER, mem_printf("%s: %s", provider_name(r->prov), err ? err : "failed"));
+                set_finish(f, AGENT_PROVIDER, mem_strdup(err ? err : "the provider call failed"));
             mem_free(err);
             return;
         }

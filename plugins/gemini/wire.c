@@ -390,8 +390,13 @@ static int gem_push_tool_results(json_t *contents, const json_t *msgs, size_t fr
         json_t *resp = gem_tool_response(msg, mi, err, &rc);
         if (!resp)
             break;
-        rc = gem_push(contents, "user",
-                      json_pack("{s:{s:s,s:o}}", "functionResponse", "name", name, "response", resp));
+        json_t *part = json_pack("{s:{s:s,s:o}}", "functionResponse", "name", name, "response", resp);
+        const char *id = gem_str(msg, "tool_call_id");
+        if (part && id && *id && !gem_set(json_object_get(part, "functionResponse"), "id", json_string(id))) {
+            json_decref(part);
+            part = NULL;
+        }
+        rc = gem_push(contents, "user", part);
     }
 out:
     free(order);
@@ -415,6 +420,11 @@ static int gem_push_assistant(json_t *contents, const json_t *msg, size_t mi, ch
         json_t *args = json_object_get(tc, "arguments");
         json_t *part = json_pack("{s:{s:s,s:o}}", "functionCall", "name", name, "args",
                                  json_is_object(args) ? json_incref(args) : json_object());
+        const char *id = gem_str(tc, "id");
+        if (part && id && *id && !gem_set(json_object_get(part, "functionCall"), "id", json_string(id))) {
+            json_decref(part);
+            part = NULL;
+        }
         const char *sig = gem_str(tc, "thought_signature");
         if (part && (sig || j == 0) && !gem_set(part, "thoughtSignature", json_string(sig ? sig : GEM_SKIP_SIGNATURE))) {
             json_decref(part);

@@ -168,7 +168,7 @@ static void test_request_full(void **state)
     json_t *fc = json_object_get(json_array_get(p, 1), "functionCall");
     assert_string_equal(pu_str(fc, "name", ""), "get_weather");
     assert_string_equal(pu_str(json_object_get(fc, "args"), "city", ""), "Oslo");
-    assert_null(json_object_get(fc, "id"));
+    assert_string_equal(pu_str(fc, "id", ""), "call_0"); /* ids echoed, so the server can match them */
     assert_string_equal(pu_str(json_array_get(p, 1), "thoughtSignature", ""), "SIG0"); /* replayed as received */
     assert_null(json_object_get(json_array_get(p, 2), "thoughtSignature"));
     assert_int_equal(ival(json_object_get(json_object_get(json_array_get(p, 2), "functionCall"), "args"), "n"), 2);
@@ -179,6 +179,7 @@ static void test_request_full(void **state)
     /* in the order of the calls, whatever the order of the tool messages */
     json_t *fr = json_object_get(json_array_get(p, 0), "functionResponse");
     assert_string_equal(pu_str(fr, "name", ""), "get_weather");
+    assert_string_equal(pu_str(fr, "id", ""), "call_0");
     assert_int_equal(ival(json_object_get(fr, "response"), "temp_c"), 4);
     fr = json_object_get(json_array_get(p, 1), "functionResponse");
     assert_string_equal(pu_str(fr, "name", ""), "count");
