@@ -558,12 +558,11 @@ int agent_run(registry *reg, provider *prov, store *st, const agent_opts *o, con
     int rc = build_tools(&r, err);
     if (rc < 0)
         goto out;
-    if (provider_key_value(prov)) {
-        const char *keys[] = {provider_key_value(prov)};
-        if ((rc = store_set_redactions(st, keys, 1)) < 0) {
-            rc = err_set(err, rc, "out of memory");
-            goto out;
-        }
+    const char *secrets[64];
+    size_t n_secrets = provider_redactions(prov, secrets, ARRAY_SIZE(secrets));
+    if (n_secrets && (rc = store_set_redactions(st, secrets, n_secrets)) < 0) {
+        rc = err_set(err, rc, "out of memory");
+        goto out;
     }
     if ((rc = store_run_new(st, o->goal, r.id, err)) < 0)
         goto out;

@@ -32,6 +32,32 @@ const char *provider_model(const provider *p) { return p->model; }
 const json_t *provider_entry(const provider *p) { return p->entry; }
 const char *provider_key_value(const provider *p) { return p->key; }
 
+extern char **environ;
+
+static bool secret_name(const char *name, size_t len)
+{
+    static const char *const suffixes[] = {"_API_KEY", "_KEY", "_TOKEN", "_SECRET"};
+    for (size_t i = 0; i < ARRAY_SIZE(suffixes); i++) {
+        size_t sl = strlen(suffixes[i]);
+        if (len >= sl && !memcmp(name + len - sl, suffixes[i], sl))
+            return true;
+    }
+    return false;
+}
+
+size_t provider_redactions(const provider *p, const char **out, size_t max)
+{
+    size_t k = 0;
+    if (p->key && k < max)
+        out[k++] = p->key;
+    for (char **e = environ; e && *e && k < max; e++) {
+        const char *eq = strchr(*e, '=');
+        if (eq && secret_name(*e, (size_t)(eq - *e)) && strlen(eq + 1) >= 8)
+            out[k++] = eq + 1;
+    }
+    return k;
+}
+
 static void free_dirs(char **dirs, size_t n)
 {
     for (size_t i = 0; i < n; i++)

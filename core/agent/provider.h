@@ -35,6 +35,12 @@ const char *provider_model(const provider *p);  /* the model in use ("" when the
 const json_t *provider_entry(const provider *p);
 /* The value of the entry's API key variable, or NULL (for redaction). */
 const char *provider_key_value(const provider *p);
+/* Values to scrub from everything recorded: the entry's key and, as a net
+ * for keys a plugin reads by its own default, every environment variable
+ * whose name ends in _API_KEY, _KEY, _TOKEN or _SECRET (values of 8 bytes
+ * or more). Up to max borrowed strings (valid while the environment is not
+ * changed); returns how many. */
+size_t provider_redactions(const provider *p, const char **out, size_t max);
 
 typedef struct provider_call_opts {
     atomic_int *cancel;     /* may be NULL */
