@@ -2,7 +2,7 @@
 # venom quick start: installs what is missing (Debian 12, apt, as root or via
 # sudo), builds, then either runs the demo or the whole test suite.
 #
-#   bash packaging/quickstart.sh demo   build + a headless run on the embedded defaults
+#   bash packaging/quickstart.sh demo   build + headless `venom run`s on the embedded defaults
 #   bash packaging/quickstart.sh test   build + the full suite: plain, ASan+UBSan, the sandbox
 #                                       tests again as an unprivileged user (when root), fuzzers
 #
@@ -57,17 +57,22 @@ demo() {
   trap 'rm -rf "$DEMO_DIR"' EXIT
   cd "$DEMO_DIR"
   say "venom --version"; "$venom" --version
-  say "venom skill list"; "$venom" skill list
-  say "venom skill run fs.write path=notes.txt content=…"
-  "$venom" skill run fs.write path=notes.txt content=$'venom runs skills headless.\nEach skill is a plugin.\n'
-  say "venom skill run text.count path=notes.txt"; "$venom" skill run text.count path=notes.txt
-  say "venom skill run temperature.celsius_to_fahrenheit c=37   (a plain C function, through libffi)"
-  "$venom" skill run temperature.celsius_to_fahrenheit c=37
-  say "venom skill run libm.pow x=2 y=32 --json   (libm's pow, no C at all)"
-  "$venom" skill run libm.pow x=2 y=32 --json
-  say "venom skill run fs.read path=../../etc/passwd   (refused: outside the workdir)"
-  "$venom" skill run fs.read path=../../etc/passwd || echo "(exit code $?, as expected)"
-  say "done — see README.md and docs/ for more"
+  say "venom run — headless goals on the embedded defaults: the offline provider (no network, no model),"
+  say "the SQLite event log in \$VENOM_HOME/venom.db, and the sandbox for untrusted skills"
+  local goal
+  for goal in "write 'venom runs goals headless.' to notes.txt then count the words of notes.txt" \
+              "show me notes.txt" \
+              "convert 37 celsius to fahrenheit" \
+              "run 'uname -sm'"; do
+    say "venom run \"$goal\""
+    "$venom" run "$goal"
+  done
+  say "venom run \"do the thing\"   (ambiguous: it asks instead of guessing, exit 2)"
+  "$venom" run "do the thing" || echo "(exit code $?, as expected)"
+  say "venom run --json \"count the lines of notes.txt\"   (the events, as recorded)"
+  "$venom" run --json "count the lines of notes.txt" | cut -c1-150
+  say "venom runs list"; "$venom" runs list
+  say "done — see README.md and docs/ for more (docs/providers.md: point venom at a real model)"
 }
 
 run_suite() { # DIR label

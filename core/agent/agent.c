@@ -149,6 +149,15 @@ static int build_tools(run *r, char **err)
         const reg_skill *s = registry_skill_at(r->reg, i);
         if (!allowed(r->o, reg_skill_name(s)))
             continue;
+        if (reg_skill_typed(s)) {
+            /* a typed C function's argument schema comes from its signature,
+             * known once its library is loaded; one that cannot load is not offered */
+            char *lerr = NULL;
+            int lrc = registry_load(r->reg, s, &lerr);
+            mem_free(lerr);
+            if (lrc < 0)
+                continue;
+        }
         tool *t = &r->tools[r->n_tools];
         agent_tool_name(reg_skill_name(s), t->name, sizeof t->name);
         bool clash = false;
@@ -387,7 +396,7 @@ static void loop(run *r, json_t *msgs, finish *f)
                                                   max));
             return;
         }
-        unsigned step = ++r->steps;
+        unsigned step = r->steps + 1; /* counted once the call is made: a max-cost stop makes no turn */
         json_t *rq = json_pack("{s:O, s:O, s:s, s:b, s:{s:s, s:s}}", "messages", msgs, "tools", r->tool_defs,
                                "tool_choice", "auto", "stream", r->o->stream, "metadata", "workdir", r->o->workdir,
                                "run_id", r->id);
@@ -408,6 +417,7 @@ static void loop(run *r, json_t *msgs, finish *f)
             json_decref(rq);
             return;
         }
+        r->steps = step;
         emit(r, "step.started", json_pack("{s:i, s:s}", "step", step, "kind", "model"));
         json_t *ev = json_pack("{s:i, s:s, s:s, s:I, s:O}", "step", step, "provider", provider_name(r->prov),
                                "model", provider_model(r->prov), "token_estimate", (json_int_t)est, "request", rq);

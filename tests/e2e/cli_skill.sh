@@ -4,7 +4,11 @@
 source "$VENOM_SRC/tests/support/e2e.sh"
 export VENOM_SYSTEM_SKILLS=""   # only the packs this test installs
 
-venom --version;            expect_rc 0; expect_out "venom "; expect_out "ABI 1.0"
+# the header's ABI version: messages below are built from it
+ABI_MAJOR=$(sed -n 's/^#define VENOM_ABI_MAJOR \([0-9]*\)$/\1/p' "$VENOM_SRC/sdk/include/venom/venom.h")
+ABI_MINOR=$(sed -n 's/^#define VENOM_ABI_MINOR \([0-9]*\)$/\1/p' "$VENOM_SRC/sdk/include/venom/venom.h")
+ABI="$ABI_MAJOR.$ABI_MINOR"; ABI_NEXT_MAJOR="$((ABI_MAJOR + 1)).$ABI_MINOR"; ABI_NEWER="$ABI_MAJOR.$((ABI_MINOR + 3))"
+venom --version;            expect_rc 0; expect_out "venom "; expect_out "ABI $ABI"
 venom help;                 expect_rc 0; expect_out "skill"; expect_out "doctor"
 venom help skill;           expect_rc 0; expect_out "venom skill run NAME"
 venom help nonsense;        expect_rc 2; expect_err "no help for 'nonsense'"
@@ -61,8 +65,8 @@ expect_json 'r["fs"]==0 and r["content"]=="hello from input" and r["escape"]==-4
 expect_json 'r["secret"]==-7 and r["http"]==-4 and r["stream"]==0 and r["register_in_call"]==-6 and r["has_json_validate"]'
 
 # rejections, one line each naming the file and the reason
-venom skill run wrong_major.echo;  expect_rc 4; expect_err "wrong_major.so: built for venom ABI 2.0 but this host speaks ABI 1.0"
-venom skill run newer_minor.echo;  expect_rc 4; expect_err "needs a host with ABI 1.3 or newer"
+venom skill run wrong_major.echo;  expect_rc 4; expect_err "wrong_major.so: built for venom ABI $ABI_NEXT_MAJOR but this host speaks ABI $ABI"
+venom skill run newer_minor.echo;  expect_rc 4; expect_err "needs a host with ABI $ABI_NEWER or newer"
 venom skill run bad_magic.echo;    expect_rc 4; expect_err "bad magic 0xdeadbeef"
 venom skill run no_entry.echo;     expect_rc 4; expect_err "missing entry symbol venom_plugin_entry"
 venom skill run unresolved.echo;   expect_rc 4; expect_err "undefined symbol: venom_fixture_no_such_function"
@@ -106,7 +110,7 @@ venom skill run good.fail;         expect_rc 1; expect_err "deliberate failure f
 crashed="the skill crashed (SIGSEGV)"; [ -n "${VENOM_SANITIZE:-}" ] && crashed="without a result" # ASan's handler exits 1
 venom skill run crash_call.crash;  expect_rc 1; expect_err "crash_call.crash: "; expect_err "$crashed"
 venom skill run crash_init.echo;   expect_rc 1; expect_err "$crashed"
-venom skill run wrong_major.echo;  expect_rc 4; expect_err "built for venom ABI 2.0 but this host speaks ABI 1.0"
+venom skill run wrong_major.echo;  expect_rc 4; expect_err "built for venom ABI $ABI_NEXT_MAJOR but this host speaks ABI $ABI"
 venom skill run init_fail.echo;    expect_rc 4; expect_err "cannot reach the fixture's database"
 VENOM_FIXTURE_VAR=seven run "$VENOM_BIN" skill run good.host --workdir "$E2E_TMP/work" --json
 expect_rc 0; expect_json 'r["env_value"]=="seven" and r["content"]=="hello from input" and r["escape"]==-4 and r["env_denied"]==-4'

@@ -64,7 +64,7 @@ run pkg-config --cflags --libs venom
 expect_rc 0 "pkg-config venom"; expect_out "-fvisibility=hidden"; expect_out "-Wl,-z,defs"
 inc=$(pkg-config --cflags-only-I venom | sed 's/^ *-I//; s/ *$//')
 if [ -f "$inc/venom/venom.h" ]; then ok; else fail "pkg-config include dir '$inc' has no venom/venom.h"; fi
-run pkg-config --variable=abi venom;          expect_rc 0; expect_out "1.0"
+run pkg-config --variable=abi venom;          expect_rc 0; expect_out "$(sed -n 's/^#define VENOM_ABI_MAJOR \([0-9]*\)$/\1/p' "$VENOM_SRC/sdk/include/venom/venom.h").$(sed -n 's/^#define VENOM_ABI_MINOR \([0-9]*\)$/\1/p' "$VENOM_SRC/sdk/include/venom/venom.h")"
 run pkg-config --variable=skilldir venom
 if [ "$(cd "$out" 2>/dev/null && pwd -P)" = "$(cd "$libdir/venom/skills" && pwd -P)" ]; then ok
 else fail "pkg-config skilldir '$out' is not $libdir/venom/skills"; fi
