@@ -60,7 +60,6 @@ typedef struct agent_outcome {
     char run_id[32];
     char *answer;  /* final answer or NULL (mem_alloc'd) */
     char *reason;  /* why it stopped when not done (mem_alloc'd) */
-    bool streamed; /* the answer text went through sink->text */
 } agent_outcome;
 void agent_outcome_clear(agent_outcome *o);
 

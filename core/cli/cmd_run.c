@@ -34,17 +34,23 @@ static void on_signal(int sig)
 
 typedef struct out_state {
     cli *c;
-    bool json, verbose, tty_err, streamed, at_bol;
+    bool json, verbose, tty_err;
     pthread_mutex_t lock;
     char step[160];
     pthread_t spin;
     bool spinning, stop;
+    bool drawn;   /* the spinner's line is on the terminal now */
+    bool in_text; /* answer text streamed since the last step note */
+    bool at_bol;  /* stdout is at the start of a line */
 } out_state;
 
 static void clear_spinner_locked(out_state *s)
 {
-    if (s->spinning && s->tty_err)
+    if (s->drawn) {
         fputs("\r\033[K", s->c->err);
+        fflush(s->c->err);
+        s->drawn = false;
+    }
 }
 
 static void sink_event(void *user, const json_t *ev)
@@ -63,16 +69,18 @@ static void sink_event(void *user, const json_t *ev)
     free(line);
 }
 
+/* Streamed text goes to a terminal only (piped output gets the final answer
+ * alone, at the end). */
 static void sink_text(void *user, const char *text)
 {
     out_state *s = user;
-    if (s->json || !s->c->tty)
+    if (s->json || !s->c->tty || !*text)
         return;
     pthread_mutex_lock(&s->lock);
     clear_spinner_locked(s);
     fputs(text, s->c->out);
     fflush(s->c->out);
-    s->streamed = true;
+    s->in_text = true;
     s->at_bol = text[strlen(text) - 1] == '\n';
     pthread_mutex_unlock(&s->lock);
 }
@@ -82,6 +90,9 @@ static void sink_step(void *user, const char *what)
     out_state *s = user;
     pthread_mutex_lock(&s->lock);
     snprintf(s->step, sizeof s->step, "%s", what);
+    if (s->in_text && !s->at_bol) /* text of an earlier turn: end its line */
+        fputc('\n', s->c->out), s->at_bol = true;
+    s->in_text = false;
     if (s->verbose && !s->spinning)
         fprintf(s->c->err, "venom: %s\n", what);
     pthread_mutex_unlock(&s->lock);
@@ -100,9 +111,11 @@ static void *spinner(void *arg)
             pthread_mutex_unlock(&s->lock);
             return NULL;
         }
-        if (!s->streamed && s->step[0])
+        if (!s->in_text && s->step[0] && s->at_bol) {
             fprintf(s->c->err, "\r\033[K%c %s", frames[i % 4], s->step);
-        fflush(s->c->err);
+            fflush(s->c->err);
+            s->drawn = true;
+        }
         pthread_mutex_unlock(&s->lock);
     }
 }
@@ -301,17 +314,13 @@ int cmd_run(cli *c, int argc, char **argv)
     }
     rc = agent_status_exit(res.status);
     if (!json) {
-        if (res.status == AGENT_DONE || res.status == AGENT_UNDECIDED) {
-            if (os.streamed) {
-                if (!os.at_bol)
-                    fputc('\n', c->out);
-            } else if (res.answer) {
-                fprintf(c->out, "%s%s", res.answer,
-                        *res.answer && res.answer[strlen(res.answer) - 1] == '\n' ? "" : "\n");
-            }
-        } else if (res.answer && *res.answer && !os.streamed && res.status == AGENT_FAILED) {
-            fprintf(c->out, "%s\n", res.answer);
-        }
+        /* the final answer: already on the terminal when it streamed */
+        bool shown = os.in_text && res.answer && *res.answer;
+        if (!os.at_bol)
+            fputc('\n', c->out);
+        if (!shown && res.answer && *res.answer &&
+            (res.status == AGENT_DONE || res.status == AGENT_UNDECIDED || res.status == AGENT_FAILED))
+            fprintf(c->out, "%s%s", res.answer, res.answer[strlen(res.answer) - 1] == '\n' ? "" : "\n");
         if (res.status != AGENT_DONE)
             cli_error(c, "run %s %s: %s", res.run_id, agent_status_name(res.status),
                       res.reason ? res.reason : agent_status_name(res.status));
