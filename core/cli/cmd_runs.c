@@ -77,6 +77,16 @@ static int runs_list(cli *c, int argc, char **argv)
             return CLI_EXIT_USAGE;
         }
     }
+    char *path = mem_printf("%s/venom.db", c->cfg->home);
+    bool none = path && access(path, F_OK) != 0;
+    mem_free(path);
+    if (none) { /* no run yet: an empty list, not an error */
+        if (json)
+            fprintf(c->out, "[]\n");
+        else
+            fprintf(c->err, "venom: no runs yet; start one with venom run \"…\"\n");
+        return CLI_EXIT_OK;
+    }
     store *s = open_store(c);
     if (!s)
         return CLI_EXIT_FAILED;
@@ -129,22 +139,37 @@ static int grab_started(void *user, const json_t *ev)
     return 0;
 }
 
-static int one_run(cli *c, int argc, char **argv, const char *what, bool *json, const char **id)
+/* `venom runs WHAT ID [--json]`: parse, open the log, find the run. 0 with
+ * *s and *r to release, else the exit code (after printing why). */
+static int one_run(cli *c, int argc, char **argv, const char *what, bool *json, store **s, store_run *r)
 {
+    const char *id = NULL;
     *json = false;
-    *id = NULL;
+    *s = NULL;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json"))
+        if (!strcmp(argv[i], "--json")) {
             *json = true;
-        else if (argv[i][0] == '-' || *id) {
+        } else if (argv[i][0] == '-' || id) {
             cli_error(c, "runs %s: unexpected '%s'; usage: venom runs %s ID [--json]", what, argv[i], what);
             return CLI_EXIT_USAGE;
-        } else
-            *id = argv[i];
+        } else {
+            id = argv[i];
+        }
     }
-    if (!*id) {
+    if (!id) {
         cli_error(c, "runs %s: which run? usage: venom runs %s ID [--json] (ids: venom runs list)", what, what);
         return CLI_EXIT_USAGE;
+    }
+    if (!(*s = open_store(c)))
+        return CLI_EXIT_FAILED;
+    char *err = NULL;
+    int grc = store_run_get(*s, id, r, &err);
+    if (grc < 0) {
+        cli_error(c, "runs %s: %s", what, err ? err : "not found");
+        mem_free(err);
+        store_close(*s);
+        *s = NULL;
+        return grc == -ENOENT || grc == -EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAILED;
     }
     return 0;
 }
@@ -152,25 +177,13 @@ static int one_run(cli *c, int argc, char **argv, const char *what, bool *json, 
 static int runs_show(cli *c, int argc, char **argv)
 {
     bool json;
-    const char *id;
-    int rc = one_run(c, argc, argv, "show", &json, &id);
+    store *s;
+    store_run r = {0};
+    int rc = one_run(c, argc, argv, "show", &json, &s, &r);
     if (rc)
         return rc;
-    store *s = open_store(c);
-    if (!s)
-        return CLI_EXIT_FAILED;
-    store_run r = {0};
-    char *err = NULL;
-    int grc = store_run_get(s, id, &r, &err);
-    if (grc < 0) {
-        cli_error(c, "runs show: %s", err ? err : "not found");
-        mem_free(err);
-        store_close(s);
-        return grc == -ENOENT || grc == -EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAILED;
-    }
     first_event f = {0};
-    mem_free(err);
-    err = NULL;
+    char *err = NULL;
     (void)store_events(s, r.id, grab_started, &f, &err);
     mem_free(err);
     err = NULL;
@@ -264,22 +277,12 @@ static int print_event(void *user, const json_t *ev)
 static int runs_log(cli *c, int argc, char **argv)
 {
     bool json;
-    const char *id;
-    int rc = one_run(c, argc, argv, "log", &json, &id);
+    store *s;
+    store_run r = {0};
+    int rc = one_run(c, argc, argv, "log", &json, &s, &r);
     if (rc)
         return rc;
-    store *s = open_store(c);
-    if (!s)
-        return CLI_EXIT_FAILED;
-    store_run r = {0};
     char *err = NULL;
-    int grc = store_run_get(s, id, &r, &err);
-    if (grc < 0) {
-        cli_error(c, "runs log: %s", err ? err : "not found");
-        mem_free(err);
-        store_close(s);
-        return grc == -ENOENT || grc == -EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAILED;
-    }
     log_state ls = {.c = c, .json = json};
     rc = CLI_EXIT_OK;
     if (store_events(s, r.id, print_event, &ls, &err) < 0) {
