@@ -12,6 +12,35 @@ typedef struct help_entry {
 } help_entry;
 
 static const help_entry entries[] = {
+    {"run", "reach a goal headless: the agent loop on the configured provider",
+     "usage: venom run \"GOAL\" [--provider NAME] [--model ID] [--workdir DIR] [--skills LIST]\n"
+     "                 [--system TEXT] [--max-steps N] [--max-cost X] [--timeout SECONDS] [--json] [-v]\n"
+     "\n"
+     "  The skills become tools; the provider (config 'provider', default 'offline':\n"
+     "  no network, matches the goal against the skills' manifests) decides which to\n"
+     "  call; calls of one turn run in parallel, untrusted packs in the sandbox.\n"
+     "  --provider NAME    a providers.NAME entry of config.yaml (docs/providers.md)\n"
+     "  --model ID         the model, overriding the entry's\n"
+     "  --workdir DIR      the directory skills are confined to (default: .)\n"
+     "  --skills LIST      allowlist: fs, fs.read, fs.* (comma-separated)\n"
+     "  --system TEXT      the system prompt\n"
+     "  --max-steps N      at most N model turns (default 20)      exit 3 when reached\n"
+     "  --max-cost X       stop before spending more than X        exit 3\n"
+     "  --timeout SECONDS  stop after this long                    exit 3\n"
+     "  --json             every event as one JSON line (docs/events.md)\n"
+     "  -v                 progress on stderr when piped\n"
+     "\n"
+     "Exit: 0 done, 1 failed, 2 usage or undecided, 3 limit, 4 provider error,\n"
+     "5 sandbox unavailable, 130 interrupted. Every run is recorded: venom runs.\n"},
+    {"runs", "list and inspect recorded runs (the event log)",
+     "usage: venom runs list [--limit N | --all] [--json]\n"
+     "       venom runs show ID [--json]\n"
+     "       venom runs log ID [--json]\n"
+     "\n"
+     "  list   the newest runs: id, status, start, steps, cost, goal\n"
+     "  show   one run: status and reason, provider, tokens, cost, answer, chain check\n"
+     "  log    its events; --json prints them as venom run --json did\n"
+     "ID may be a unique prefix (4 characters or more).\n"},
     {"skill", "list, describe and run skills",
      "usage: venom skill list [--json]\n"
      "       venom skill info NAME [--json]\n"
