@@ -548,8 +548,9 @@ void anth_stream_init(anth_stream *s, const char *model)
     s->model = model ? strdup(model) : NULL;
 }
 
-void anth_stream_release(anth_stream *s)
+void anth_stream_release(void *st)
 {
+    anth_stream *s = st;
     if (!s)
         return;
     for (size_t i = 0; i < s->n_blocks; i++)
@@ -713,8 +714,9 @@ static int anth_set_text(char **dst, const char *s)
     return 0;
 }
 
-int anth_stream_feed(anth_stream *s, const char *event, const char *data, size_t len, json_t *deltas, char **err)
+int anth_stream_feed(void *st, const char *event, const char *data, size_t len, json_t *deltas, char **err)
 {
+    anth_stream *s = st;
     s->events++;
     if (s->stopped)
         return 0; /* nothing after message_stop matters */
@@ -763,8 +765,9 @@ int anth_stream_feed(anth_stream *s, const char *event, const char *data, size_t
     return rc;
 }
 
-int anth_stream_finish(anth_stream *s, json_t **response, char **err)
+int anth_stream_finish(void *st, json_t **response, char **err)
 {
+    anth_stream *s = st;
     *response = NULL;
     if (!s->stopped)
         return anth_fail(err, VENOM_E_NET,

@@ -77,15 +77,16 @@ typedef struct anth_stream {
 } anth_stream;
 
 void anth_stream_init(anth_stream *s, const char *model);
-void anth_stream_release(anth_stream *s);
+/* st is an anth_stream here and below (the form pu_provider wants). */
+void anth_stream_release(void *st);
 /* Feed one SSE event (event may be "" or NULL: data.type is used). Appends
  * canonical deltas to `deltas` (an array). VENOM_E_NET for an error event or
  * a malformed chunk, VENOM_E_NOMEM. */
-int anth_stream_feed(anth_stream *s, const char *event, const char *data, size_t len, json_t *deltas, char **err)
+int anth_stream_feed(void *st, const char *event, const char *data, size_t len, json_t *deltas, char **err)
     __attribute__((warn_unused_result));
 /* End of the body: the canonical response (new reference), or VENOM_E_NET
  * when message_stop never came. */
-int anth_stream_finish(anth_stream *s, json_t **response, char **err) __attribute__((warn_unused_result));
+int anth_stream_finish(void *st, json_t **response, char **err) __attribute__((warn_unused_result));
 
 /* A whole (non-streamed) Messages response body -> canonical response. */
 int anth_parse_response(const char *body, size_t len, const char *model, json_t **response, char **err)

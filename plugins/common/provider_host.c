@@ -224,3 +224,244 @@ out:
     free_response(host, &response_json);
     return rc;
 }
+
+/* ------------------------------------------------------------ the plugin shell */
+
+/* The host, set by pu_provider_register (each plugin has its own copy of
+ * this file, so this is that plugin's host). */
+static const venom_host_api *HOST;
+
+/* One opened instance: its provider and its configuration (the provider's
+ * own struct, whose first member is a pu_config). */
+typedef struct pu_instance {
+    const pu_provider *prov;
+    pu_config *cfg;
+} pu_instance;
+
+int32_t pu_provider_register(const venom_host_api *host, venom_ctx *ctx, const venom_provider_desc *desc)
+{
+    if (!VENOM_HOST_HAS(host, http_stream) || !VENOM_HOST_HAS(host, register_provider)) {
+        if (VENOM_HOST_HAS(host, set_error)) {
+            char msg[256];
+            snprintf(msg, sizeof msg, "the %s provider needs a host with http_stream (venom ABI 1.1): upgrade venom",
+                     desc->name);
+            host->set_error(ctx, msg);
+        }
+        return VENOM_E_VERSION;
+    }
+    HOST = host;
+    return host->register_provider(ctx, desc);
+}
+
+static void config_free(const pu_provider *p, pu_config *cfg)
+{
+    if (!cfg)
+        return;
+    if (p->config_release)
+        p->config_release(cfg);
+    else
+        pu_config_release(cfg);
+    free(cfg);
+}
+
+int32_t pu_provider_open(venom_ctx *ctx, const char *config_json, void *data, void **instance)
+{
+    const pu_provider *p = data;
+    *instance = NULL;
+    char *err = NULL;
+    pu_instance *in = calloc(1, sizeof *in);
+    pu_config *cfg = calloc(1, p->config_size ? p->config_size : sizeof *cfg);
+    if (!in || !cfg) {
+        free(in);
+        free(cfg);
+        return pu_fail(HOST, ctx, VENOM_E_NOMEM, "%s: out of memory", p->name);
+    }
+    int rc = p->config_parse ? p->config_parse(config_json, cfg, &err)
+                             : pu_config_parse(config_json, p->name, p->default_base, p->default_key_env, cfg, &err);
+    if (rc != VENOM_OK) {
+        if (err)
+            pu_fail(HOST, ctx, rc, "%s", err); /* the message names the provider */
+        else
+            pu_fail(HOST, ctx, rc, "%s: cannot read the provider configuration", p->name);
+        free(err);
+        free(cfg);
+        free(in);
+        return rc;
+    }
+    in->prov = p;
+    in->cfg = cfg;
+    *instance = in;
+    return VENOM_OK;
+}
+
+void pu_provider_close(void *instance)
+{
+    pu_instance *in = instance;
+    if (!in)
+        return;
+    config_free(in->prov, in->cfg);
+    free(in);
+}
+
+/* Parse a request text into an object; VENOM_E_INVAL with the error set.
+ * what: "chat", "embed". */
+static int32_t parse_request(venom_ctx *call, const pu_config *cfg, const char *what, const char *text,
+                             json_t **out)
+{
+    json_error_t e;
+    *out = json_loads(text ? text : "", 0, &e);
+    if (json_is_object(*out))
+        return VENOM_OK;
+    int32_t rc = pu_fail(HOST, call, VENOM_E_INVAL, "%s: the %s request is not a JSON object (%s)", cfg->name,
+                         what, *out ? "wrong type" : e.text);
+    json_decref(*out);
+    *out = NULL;
+    return rc;
+}
+
+/* The wire's error (or fallback) as the call's error; returns rc. */
+static int32_t wire_failed(venom_ctx *call, const pu_config *cfg, int32_t rc, const char *err, const char *fallback)
+{
+    return pu_fail(HOST, call, rc, "%s: %s", cfg->name, err ? err : fallback);
+}
+
+int32_t pu_provider_chat(venom_ctx *call, void *instance, const char *request_json)
+{
+    const pu_instance *in = instance;
+    const pu_provider *p = in->prov;
+    const pu_config *cfg = in->cfg;
+    json_t *req = NULL, *http = NULL;
+    char *err = NULL;
+    void *st = NULL;
+    bool inited = false;
+    int32_t rc = parse_request(call, cfg, "chat", request_json, &req);
+    if (rc != VENOM_OK)
+        goto out;
+    if ((rc = p->chat_request(cfg, req, &http, &err)) != VENOM_OK) {
+        wire_failed(call, cfg, rc, err, "out of memory building the request");
+        goto out;
+    }
+    /* the model name as sent, until the server names it */
+    const char *model = pu_str(req, "model", "");
+    if (!(st = calloc(1, p->stream_size)))
+        rc = VENOM_E_NOMEM;
+    else {
+        inited = true;
+        rc = p->stream_init(st, *model ? model : cfg->model);
+    }
+    if (rc != VENOM_OK) {
+        pu_fail(HOST, call, rc, "%s: out of memory", cfg->name);
+        goto out;
+    }
+    bool forward = pu_bool(req, "stream", false) && VENOM_HOST_HAS(HOST, stream);
+    rc = pu_run_chat(HOST, call, cfg, http, &p->ops, st, forward);
+out:
+    if (inited)
+        p->stream_release(st);
+    free(st);
+    free(err);
+    json_decref(http);
+    json_decref(req);
+    return rc;
+}
+
+int32_t pu_provider_embed(venom_ctx *call, void *instance, const char *request_json)
+{
+    const pu_instance *in = instance;
+    const pu_provider *p = in->prov;
+    const pu_config *cfg = in->cfg;
+    json_t *req = NULL, *http = NULL, *body = NULL, *out = NULL;
+    char *err = NULL, *model = NULL;
+    size_t n = 0;
+    if (!p->embed_request && !p->embed_request_n)
+        return pu_fail(HOST, call, VENOM_E_UNSUPPORTED, "%s: this provider has no embeddings", cfg->name);
+    int32_t rc = parse_request(call, cfg, "embed", request_json, &req);
+    if (rc != VENOM_OK)
+        goto out;
+    rc = p->embed_request_n ? p->embed_request_n(cfg, req, &http, &model, &n, &err)
+                            : p->embed_request(cfg, req, &http, &err);
+    if (rc != VENOM_OK) {
+        wire_failed(call, cfg, rc, err, "out of memory");
+        goto out;
+    }
+    if ((rc = pu_run_json(HOST, call, cfg, http, &body)) != VENOM_OK)
+        goto out;
+    rc = p->embed_result_n ? p->embed_result_n(body, model, n, &out, &err) : p->embed_result(body, &out, &err);
+    if (rc != VENOM_OK) {
+        wire_failed(call, cfg, rc, err, "out of memory");
+        goto out;
+    }
+    rc = pu_set_result(HOST, call, out);
+out:
+    free(model);
+    free(err);
+    json_decref(body);
+    json_decref(http);
+    json_decref(req);
+    return rc;
+}
+
+/* The paged model list: PU_MAX_MODEL_PAGES pages at the most. */
+static int32_t list_model_pages(venom_ctx *call, const pu_provider *p, const pu_config *cfg)
+{
+    json_t *models = json_array(), *http = NULL, *page = NULL;
+    char *token = NULL, *err = NULL;
+    int32_t rc = models ? VENOM_OK : VENOM_E_NOMEM;
+    for (int n = 0; rc == VENOM_OK && n < PU_MAX_MODEL_PAGES; n++) {
+        char *next = NULL;
+        if ((rc = p->models_page_request(cfg, token, &http, &err)) != VENOM_OK)
+            break;
+        if ((rc = pu_run_json(HOST, call, cfg, http, &page)) != VENOM_OK)
+            goto out; /* the runner set the error */
+        rc = p->models_page(page, models, &next, &err);
+        json_decref(page);
+        json_decref(http);
+        page = http = NULL;
+        free(token);
+        token = next;
+        if (!token)
+            break;
+    }
+    if (rc != VENOM_OK) {
+        wire_failed(call, cfg, rc, err, "out of memory");
+        goto out;
+    }
+    rc = pu_set_result(HOST, call, json_pack("{s:O}", "models", models));
+out:
+    free(token);
+    free(err);
+    json_decref(page);
+    json_decref(http);
+    json_decref(models);
+    return rc;
+}
+
+int32_t pu_provider_list_models(venom_ctx *call, void *instance)
+{
+    const pu_instance *in = instance;
+    const pu_provider *p = in->prov;
+    const pu_config *cfg = in->cfg;
+    if (p->models_page_request)
+        return list_model_pages(call, p, cfg);
+    if (!p->models_request)
+        return pu_fail(HOST, call, VENOM_E_UNSUPPORTED, "%s: this provider has no model list", cfg->name);
+    json_t *http = NULL, *body = NULL, *out = NULL;
+    char *err = NULL;
+    int32_t rc = p->models_request(cfg, &http, &err);
+    if (rc != VENOM_OK) {
+        wire_failed(call, cfg, rc, err, "out of memory");
+        goto out;
+    }
+    if ((rc = pu_run_json(HOST, call, cfg, http, &body)) != VENOM_OK)
+        goto out;
+    if ((rc = p->models_result(body, &out, &err)) != VENOM_OK) {
+        wire_failed(call, cfg, rc, err, "out of memory");
+        goto out;
+    }
+    rc = pu_set_result(HOST, call, out);
+out:
+    free(err);
+    json_decref(body);
+    json_decref(http);
+    return rc;
+}

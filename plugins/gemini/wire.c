@@ -825,8 +825,9 @@ void gem_stream_init(gem_stream *s, const char *model)
     s->model = model ? strdup(model) : NULL;
 }
 
-void gem_stream_release(gem_stream *s)
+void gem_stream_release(void *st)
 {
+    gem_stream *s = st;
     if (!s)
         return;
     free(s->model);
@@ -1002,8 +1003,9 @@ static int gem_chunk(gem_stream *s, const json_t *c, json_t *deltas, char **err)
     return 0;
 }
 
-int gem_stream_feed(gem_stream *s, const char *event, const char *data, size_t len, json_t *deltas, char **err)
+int gem_stream_feed(void *st, const char *event, const char *data, size_t len, json_t *deltas, char **err)
 {
+    gem_stream *s = st;
     (void)event;
     s->events++;
     json_error_t je;
@@ -1042,8 +1044,9 @@ static int gem_build_response(gem_stream *s, json_t **response)
     return *response ? 0 : VENOM_E_NOMEM;
 }
 
-int gem_stream_finish(gem_stream *s, json_t **response, char **err)
+int gem_stream_finish(void *st, json_t **response, char **err)
 {
+    gem_stream *s = st;
     *response = NULL;
     if (!s->finish && !s->blocked)
         return gem_fail(err, VENOM_E_NET,
@@ -1052,8 +1055,9 @@ int gem_stream_finish(gem_stream *s, json_t **response, char **err)
     return gem_build_response(s, response);
 }
 
-int gem_parse_response(gem_stream *s, const char *body, size_t len, json_t **response, char **err)
+int gem_parse_response(void *st, const char *body, size_t len, json_t **response, char **err)
 {
+    gem_stream *s = st;
     *response = NULL;
     json_error_t je;
     json_t *r = json_loadb(body ? body : "", body ? len : 0, 0, &je);

@@ -86,16 +86,17 @@ typedef struct gem_stream {
 } gem_stream;
 
 void gem_stream_init(gem_stream *s, const char *model);
-void gem_stream_release(gem_stream *s);
+/* st is a gem_stream here and below (the form pu_provider wants). */
+void gem_stream_release(void *st);
 /* One SSE data chunk (a GenerateContentResponse). Appends canonical deltas
  * to `deltas` (may be NULL). VENOM_E_NET for an error chunk or a malformed one. */
-int gem_stream_feed(gem_stream *s, const char *event, const char *data, size_t len, json_t *deltas, char **err)
+int gem_stream_feed(void *st, const char *event, const char *data, size_t len, json_t *deltas, char **err)
     __attribute__((warn_unused_result));
 /* End of the body: the canonical response, or VENOM_E_NET when no chunk
  * carried a finishReason (or a prompt block). */
-int gem_stream_finish(gem_stream *s, json_t **response, char **err) __attribute__((warn_unused_result));
+int gem_stream_finish(void *st, json_t **response, char **err) __attribute__((warn_unused_result));
 /* A whole generateContent body → the canonical response. */
-int gem_parse_response(gem_stream *s, const char *body, size_t len, json_t **response, char **err)
+int gem_parse_response(void *st, const char *body, size_t len, json_t **response, char **err)
     __attribute__((warn_unused_result));
 
 /* "RESOURCE_EXHAUSTED (429): <message>; retry in 58s" from an error body,

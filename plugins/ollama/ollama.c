@@ -1,154 +1,46 @@
 /*
  * ollama — the Ollama native API provider (/api/chat with NDJSON
  * streaming, /api/embed, /api/tags). The wire translation is in wire.c;
- * this file is the plugin: configuration at open, chat / embed /
- * list_models through host->http_stream. Reference: docs/providers/ollama.md.
+ * this file describes the provider to the shared plugin shell of
+ * plugins/common/provider_host.h (configuration at open, chat / embed /
+ * list_models through host->http_stream). Reference: docs/providers/ollama.md.
  */
-#include <stdlib.h>
-#include <string.h>
-
 #include "../common/provider_host.h"
 #include "wire.h"
 
-static const venom_host_api *HOST;
+static const pu_provider OLLAMA = {
+    .name = "ollama",
+    .default_base = OLL_DEFAULT_BASE,
+    .default_key_env = OLL_DEFAULT_KEY_ENV,
+    .chat_request = oll_chat_request,
+    .stream_size = sizeof(oll_stream),
+    .stream_init = oll_stream_init,
+    .stream_release = oll_stream_release,
+    .ops = {.feed = oll_stream_feed, .finish = oll_stream_finish, .body = oll_body},
+    .embed_request = oll_embed_request,
+    .embed_result = oll_embed_result,
+    .models_request = oll_models_request,
+    .models_result = oll_models_result,
+};
 
-static int32_t oll_open(venom_ctx *ctx, const char *config_json, void *data, void **instance)
-{
-    (void)data;
-    *instance = NULL;
-    char *err = NULL;
-    pu_config *cfg = calloc(1, sizeof *cfg);
-    if (!cfg)
-        return pu_fail(HOST, ctx, VENOM_E_NOMEM, "ollama: out of memory");
-    int rc = pu_config_parse(config_json, "ollama", OLL_DEFAULT_BASE, OLL_DEFAULT_KEY_ENV, cfg, &err);
-    if (rc != VENOM_OK) {
-        pu_fail(HOST, ctx, rc, "%s", err ? err : "ollama: cannot read the provider configuration");
-        free(err);
-        free(cfg);
-        return rc;
-    }
-    *instance = cfg;
-    return VENOM_OK;
-}
-
-static void oll_close(void *instance)
-{
-    pu_config_release(instance);
-    free(instance);
-}
-
-static int32_t parse_request(venom_ctx *call, const pu_config *cfg, const char *text, json_t **out)
-{
-    json_error_t e;
-    *out = json_loads(text ? text : "", 0, &e);
-    if (json_is_object(*out))
-        return VENOM_OK;
-    json_decref(*out);
-    *out = NULL;
-    return pu_fail(HOST, call, VENOM_E_INVAL, "%s: the request is not a JSON object (%s)", cfg->name, e.text);
-}
-
-static int32_t oll_chat(venom_ctx *call, void *instance, const char *request_json)
-{
-    static const pu_stream_ops ops = {.feed = oll_stream_feed, .finish = oll_stream_finish, .body = oll_body};
-    const pu_config *cfg = instance;
-    json_t *req = NULL, *http = NULL;
-    char *err = NULL;
-    oll_stream st = {0};
-    int32_t rc = parse_request(call, cfg, request_json, &req);
-    if (rc != VENOM_OK)
-        goto out;
-    if ((rc = oll_chat_request(cfg, req, &http, &err)) != VENOM_OK) {
-        pu_fail(HOST, call, rc, "%s: %s", cfg->name, err ? err : "out of memory");
-        goto out;
-    }
-    const char *model = pu_str(req, "model", "");
-    if ((rc = oll_stream_init(&st, *model ? model : cfg->model)) != VENOM_OK) {
-        pu_fail(HOST, call, rc, "%s: out of memory", cfg->name);
-        goto out;
-    }
-    rc = pu_run_chat(HOST, call, cfg, http, &ops, &st, pu_bool(req, "stream", false));
-out:
-    oll_stream_release(&st);
-    free(err);
-    json_decref(http);
-    json_decref(req);
-    return rc;
-}
-
-static int32_t oll_embed(venom_ctx *call, void *instance, const char *request_json)
-{
-    const pu_config *cfg = instance;
-    json_t *req = NULL, *http = NULL, *body = NULL, *out = NULL;
-    char *err = NULL;
-    int32_t rc = parse_request(call, cfg, request_json, &req);
-    if (rc != VENOM_OK)
-        goto out;
-    if ((rc = oll_embed_request(cfg, req, &http, &err)) != VENOM_OK) {
-        pu_fail(HOST, call, rc, "%s: %s", cfg->name, err ? err : "out of memory");
-        goto out;
-    }
-    if ((rc = pu_run_json(HOST, call, cfg, http, &body)) != VENOM_OK)
-        goto out;
-    if ((rc = oll_embed_result(body, &out, &err)) != VENOM_OK) {
-        pu_fail(HOST, call, rc, "%s: %s", cfg->name, err ? err : "out of memory");
-        goto out;
-    }
-    rc = pu_set_result(HOST, call, out);
-out:
-    free(err);
-    json_decref(body);
-    json_decref(http);
-    json_decref(req);
-    return rc;
-}
-
-static int32_t oll_list_models(venom_ctx *call, void *instance)
-{
-    const pu_config *cfg = instance;
-    json_t *http = NULL, *body = NULL, *out = NULL;
-    char *err = NULL;
-    int32_t rc = oll_models_request(cfg, &http, &err);
-    if (rc != VENOM_OK) {
-        pu_fail(HOST, call, rc, "%s: %s", cfg->name, err ? err : "out of memory");
-        goto out;
-    }
-    if ((rc = pu_run_json(HOST, call, cfg, http, &body)) != VENOM_OK)
-        goto out;
-    if ((rc = oll_models_result(body, &out, &err)) != VENOM_OK) {
-        pu_fail(HOST, call, rc, "%s: %s", cfg->name, err ? err : "out of memory");
-        goto out;
-    }
-    rc = pu_set_result(HOST, call, out);
-out:
-    free(err);
-    json_decref(body);
-    json_decref(http);
-    return rc;
-}
+static const venom_provider_desc DESC = {
+    .struct_size = sizeof DESC,
+    .caps = VENOM_PROVIDER_CHAT | VENOM_PROVIDER_STREAM | VENOM_PROVIDER_TOOLS | VENOM_PROVIDER_EMBED |
+            VENOM_PROVIDER_MODELS,
+    .name = "ollama",
+    .description = "Ollama native API (/api/chat, /api/embed, /api/tags)",
+    .data = (void *)&OLLAMA,
+    .open = pu_provider_open,
+    .close = pu_provider_close,
+    .chat = pu_provider_chat,
+    .embed = pu_provider_embed,
+    .list_models = pu_provider_list_models,
+};
 
 static int32_t oll_init(const venom_host_api *host, venom_ctx *ctx, void **state)
 {
     (void)state;
-    if (!VENOM_HOST_HAS(host, http_stream) || !VENOM_HOST_HAS(host, register_provider)) {
-        if (VENOM_HOST_HAS(host, set_error))
-            host->set_error(ctx, "the ollama provider needs a host with http_stream (venom ABI 1.1): upgrade venom");
-        return VENOM_E_UNSUPPORTED;
-    }
-    HOST = host;
-    static const venom_provider_desc desc = {
-        .struct_size = sizeof desc,
-        .caps = VENOM_PROVIDER_CHAT | VENOM_PROVIDER_STREAM | VENOM_PROVIDER_TOOLS | VENOM_PROVIDER_EMBED |
-                VENOM_PROVIDER_MODELS,
-        .name = "ollama",
-        .description = "Ollama native API (/api/chat, /api/embed, /api/tags)",
-        .open = oll_open,
-        .close = oll_close,
-        .chat = oll_chat,
-        .embed = oll_embed,
-        .list_models = oll_list_models,
-    };
-    return host->register_provider(ctx, &desc);
+    return pu_provider_register(host, ctx, &DESC);
 }
 
 static const venom_plugin_info INFO = {

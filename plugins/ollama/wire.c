@@ -324,16 +324,18 @@ out:
 
 /* ------------------------------------------------------------ replies */
 
-int oll_stream_init(oll_stream *s, const char *requested_model)
+int oll_stream_init(void *st, const char *requested_model)
 {
+    oll_stream *s = st;
     *s = (oll_stream){0};
     if (requested_model && !(s->model = strdup(requested_model)))
         return VENOM_E_NOMEM;
     return VENOM_OK;
 }
 
-void oll_stream_release(oll_stream *s)
+void oll_stream_release(void *st)
 {
+    oll_stream *s = st;
     if (!s)
         return;
     free(s->model);

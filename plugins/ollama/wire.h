@@ -32,8 +32,9 @@ typedef struct oll_stream {
     size_t lines;
 } oll_stream;
 
-PU_WUR int oll_stream_init(oll_stream *s, const char *requested_model);
-void oll_stream_release(oll_stream *s);
+/* st is an oll_stream (the form pu_provider wants). */
+PU_WUR int oll_stream_init(void *st, const char *requested_model);
+void oll_stream_release(void *st);
 /* pu_stream_ops: one NDJSON line; the canonical response at the end; a
  * whole non-streaming body. st is an oll_stream. */
 PU_WUR int oll_stream_feed(void *st, const char *event, const char *data, size_t len, json_t *deltas, char **err);

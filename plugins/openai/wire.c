@@ -309,16 +309,18 @@ out:
 
 /* ------------------------------------------------------------ replies */
 
-int oai_stream_init(oai_stream *s, const char *requested_model)
+int oai_stream_init(void *st, const char *requested_model)
 {
+    oai_stream *s = st;
     *s = (oai_stream){0};
     if (requested_model && !(s->model = strdup(requested_model)))
         return VENOM_E_NOMEM;
     return VENOM_OK;
 }
 
-void oai_stream_release(oai_stream *s)
+void oai_stream_release(void *st)
 {
+    oai_stream *s = st;
     if (!s)
         return;
     free(s->model);

@@ -37,8 +37,9 @@ typedef struct oai_stream {
 } oai_stream;
 
 /* requested_model (may be NULL) names the model until the server does. */
-PU_WUR int oai_stream_init(oai_stream *s, const char *requested_model);
-void oai_stream_release(oai_stream *s);
+/* st is an oai_stream (the form pu_provider wants). */
+PU_WUR int oai_stream_init(void *st, const char *requested_model);
+void oai_stream_release(void *st);
 /* pu_stream_ops: one SSE event; the canonical response at the end; a whole
  * non-streaming body. st is an oai_stream. */
 PU_WUR int oai_stream_feed(void *st, const char *event, const char *data, size_t len, json_t *deltas, char **err);
