@@ -99,10 +99,12 @@ static const char *skip_value(const char *p, const char *end)
 }
 
 /* Where the top-level "tools" value of the request text lies; false when
- * it has none or the text is not a plain object (then jansson decides). */
+ * it has none, has it twice (jansson keeps the last), has a key with an
+ * escape, or the text is not a plain object (then jansson decides). */
 static bool find_tools(const char *s, size_t n, size_t *a, size_t *b)
 {
     const char *end = s + n, *p = skip_ws(s, end);
+    bool found = false;
     if (p == end || *p != '{')
         return false;
     p++;
@@ -113,6 +115,8 @@ static bool find_tools(const char *s, size_t n, size_t *a, size_t *b)
         const char *k = p + 1, *ke = skip_string(p, end);
         if (!ke)
             return false;
+        if (memchr(k, '\\', (size_t)(ke - k)))
+            return false; /* an escaped key may spell "tools" */
         bool tools = ke - k == 6 && !memcmp(k, "tools\"", 6);
         p = skip_ws(ke, end);
         if (p == end || *p != ':')
@@ -121,11 +125,15 @@ static bool find_tools(const char *s, size_t n, size_t *a, size_t *b)
         if (!ve || ve == v)
             return false;
         if (tools) {
+            if (found)
+                return false;
             *a = (size_t)(v - s);
             *b = (size_t)(ve - s);
-            return true;
+            found = true;
         }
         p = skip_ws(ve, end);
+        if (p != end && *p == '}')
+            return found;
         if (p == end || *p != ',')
             return false;
         p++;
