@@ -43,6 +43,7 @@ static int anth_models_request(const pu_config *cfg, const char *after_id, json_
 
 static const pu_provider ANTHROPIC = {
     .name = "anthropic",
+    .error_message = anth_error_message,
     .config_size = sizeof(anth_config),
     .config_parse = anth_cfg_parse,
     .config_release = anth_cfg_release,

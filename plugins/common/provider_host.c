@@ -81,6 +81,10 @@ static int32_t on_event(void *user, const char *event, const char *data, size_t 
     return rc;
 }
 
+/* The provider's reader of error bodies (pu_provider.error_message), set at
+ * registration: each plugin has its own copy of this file. */
+static char *(*ERROR_MESSAGE)(const char *body, size_t len);
+
 /* The message of a non-2xx reply, with a hint by status. */
 static int32_t http_failed(const venom_host_api *host, venom_ctx *call, const pu_config *cfg, const char *url,
                            const char *response_json)
@@ -92,7 +96,7 @@ static int32_t http_failed(const venom_host_api *host, venom_ctx *call, const pu
         return VENOM_E_FAILED; /* the host's message stands */
     }
     const char *body = pu_str(resp, "body", "");
-    char *m = pu_error_message(body, strlen(body));
+    char *m = ERROR_MESSAGE ? ERROR_MESSAGE(body, strlen(body)) : pu_error_message(body, strlen(body));
     const char *hint = "";
     char hbuf[256];
     if (status == 401 || status == 403) {
@@ -250,6 +254,8 @@ int32_t pu_provider_register(const venom_host_api *host, venom_ctx *ctx, const v
         return VENOM_E_VERSION;
     }
     HOST = host;
+    const pu_provider *p = desc->data;
+    ERROR_MESSAGE = p ? p->error_message : NULL;
     return host->register_provider(ctx, desc);
 }
 

@@ -93,6 +93,10 @@ typedef struct pu_provider {
     int (*models_result)(const json_t *body, json_t **out, char **err);
     int (*models_page_request)(const pu_config *cfg, const char *page_token, json_t **http_req, char **err);
     int (*models_page)(const json_t *page, json_t *models, char **next, char **err);
+
+    /* The message of a non-2xx error body in this API's shape (malloc'd);
+     * NULL → pu_error_message. */
+    char *(*error_message)(const char *body, size_t len);
 } pu_provider;
 
 #define PU_MAX_MODEL_PAGES 20

@@ -48,6 +48,7 @@ static int gem_models_request(const pu_config *cfg, const char *page_token, json
 
 static const pu_provider GEMINI = {
     .name = "gemini",
+    .error_message = gem_error_message,
     .config_size = sizeof(gem_config),
     .config_parse = gem_cfg_parse,
     .config_release = gem_cfg_release,

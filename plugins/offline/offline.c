@@ -243,7 +243,7 @@ static int32_t offline_chat(venom_ctx *call, void *instance, const char *request
     json_t *req = NULL, *res = NULL;
     char *out = NULL, *delta = NULL, *rest = NULL;
     toolset_ref *ts = NULL;
-    size_t a, b, n = request_json ? strlen(request_json) : 0;
+    size_t a = 0, b = 0, n = request_json ? strlen(request_json) : 0;
     int32_t rc;
     if (!in)
         return fail(call, VENOM_E_STATE, "offline: chat called without an open instance");
