@@ -6,14 +6,14 @@
 #   bash packaging/quickstart.sh test   build + the full suite: plain, ASan+UBSan, the sandbox
 #                                       tests again as an unprivileged user (when root), fuzzers
 #
-# Environment: CI=true turns warnings into errors; FUZZ_SECONDS (default 60)
+# Environment: CI=true turns warnings into errors; FUZZ_SECONDS (default 30)
 # bounds each fuzz target; JOBS (default nproc) the build parallelism.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 MODE=${1:-demo}
 JOBS=${JOBS:-$(nproc)}
-FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 
 say() { printf '\n==> %s\n' "$*"; }
 
