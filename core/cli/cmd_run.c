@@ -124,13 +124,14 @@ static const char usage[] =
     "usage: venom run \"GOAL\" [--provider NAME] [--model ID] [--workdir DIR] [--skills LIST]\n"
     "                 [--system TEXT] [--max-steps N] [--max-cost X] [--timeout SECONDS] [--json] [-v]";
 
-static int parse_uint(cli *c, const char *opt, const char *v, unsigned long max, unsigned long *out)
+static int parse_uint(cli *c, const char *opt, const char *v, unsigned long min, unsigned long max,
+                      unsigned long *out)
 {
     char *end;
     errno = 0;
     unsigned long n = strtoul(v, &end, 10);
-    if (errno || end == v || *end || v[0] == '-' || n > max) {
-        cli_error(c, "run: %s '%s': expected a whole number from 0 to %lu", opt, v, max);
+    if (errno || end == v || *end || v[0] == '-' || n < min || n > max) {
+        cli_error(c, "run: %s '%s': expected a whole number from %lu to %lu", opt, v, min, max);
         return -1;
     }
     *out = n;
@@ -206,15 +207,11 @@ int cmd_run(cli *c, int argc, char **argv)
             mem_free(copy);
         } else if (!strcmp(a, "--max-steps")) {
             NEEDV();
-            if (parse_uint(c, a, v, 10000, &max_steps) < 0)
+            if (parse_uint(c, a, v, 1, 10000, &max_steps) < 0)
                 goto out;
-            if (max_steps == 0) {
-                cli_error(c, "run: --max-steps must be at least 1");
-                goto out;
-            }
         } else if (!strcmp(a, "--timeout")) {
             NEEDV();
-            if (parse_uint(c, a, v, 604800, &timeout_s) < 0)
+            if (parse_uint(c, a, v, 0, 604800, &timeout_s) < 0)
                 goto out;
         } else if (!strcmp(a, "--max-cost")) {
             NEEDV();
@@ -254,12 +251,7 @@ int cmd_run(cli *c, int argc, char **argv)
         rc = CLI_EXIT_PLUGIN;
         goto out;
     }
-    if (net_init() < 0) {
-        cli_error(c, "run: cannot initialise libcurl");
-        rc = CLI_EXIT_INTERNAL;
-        goto out;
-    }
-    host_set_broker(net_broker, NULL);
+    host_set_broker(net_broker, NULL); /* libcurl is loaded on the first request only */
     int prc = provider_open(c->cfg, provider_name, model, &prov, &err);
     if (prc < 0) {
         cli_error(c, "%s", err ? err : "cannot open the provider");
@@ -328,6 +320,7 @@ int cmd_run(cli *c, int argc, char **argv)
             fprintf(c->err, "venom: run %s done\n", res.run_id);
     }
 out:
+    net_cleanup();
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     agent_outcome_clear(&res);

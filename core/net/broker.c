@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include <curl/curl.h>
+#include "net/curl_dl.h"
 #include <jansson.h>
 #include <sodium.h>
 #include <venom/venom.h>
@@ -268,6 +269,8 @@ int32_t net_broker(void *user, const char *service, const struct manifest *m, co
     }
     net_jreq j;
     char *err = NULL;
+    if (curl_dl_load(error) < 0)
+        return VENOM_E_UNSUPPORTED;
     int rc = net_jreq_parse(&j, request, "http", false, true, &err);
     if (rc < 0) {
         *error = err;

@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include <curl/curl.h>
+#include "net/curl_dl.h"
 #include <jansson.h>
 
 #include "net/net.h"
@@ -92,7 +93,9 @@ static void share_unlock(CURL *h, curl_lock_data data, void *user)
 int net_init(void)
 {
     pthread_once(&g_once, once_init);
-    int rc = 0;
+    int rc = curl_dl_load(NULL);
+    if (rc < 0)
+        return NET_E_CONNECT;
     pthread_mutex_lock(&g_lock);
     if (!g_global) {
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -228,7 +231,7 @@ long net_retry_after_ms(const char *retry_after_ms, const char *retry_after, dou
             end++;
         if (end != retry_after && !*end && errno == 0 && isfinite(v) && v >= 0 && v < (double)LONG_MAX / 1000)
             return (long)(v * 1000);
-        if (!isdigit((unsigned char)*retry_after)) { /* an HTTP date */
+        if (!isdigit((unsigned char)*retry_after) && curl_dl_load(NULL) == 0) { /* an HTTP date */
             time_t t = curl_getdate(retry_after, NULL);
             if (t != (time_t)-1) {
                 double d = ((double)t - now_epoch) * 1000;
@@ -839,6 +842,8 @@ int net_perform(const net_request *rq, net_response *rs, char **err)
         return err_set(err, NET_E_INVAL, "net_perform: a streamed body needs an on_event callback");
     net_opts o = net_opts_default(&rq->opts);
     double t0 = now_ms();
+    if (curl_dl_load(err) < 0)
+        return NET_E_CONNECT;
     if ((rc = parse_target(rq->url, &tg, err)) < 0)
         return rc;
     if ((rc = net_init()) < 0)

@@ -505,6 +505,64 @@ static bool run_alive(const store *s, long long pid, long long start, const char
 }
 
 /* Append run.finished {"status":"killed"} to every run whose process is gone. */
+
+/* ---- killed runs ---- */
+
+typedef struct tally {
+    json_int_t steps, in, cached, write, out;
+    double cost, first_ms, last_ms;
+    bool priced;
+} tally;
+
+static double ts_ms(const char *ts)
+{
+    struct tm tm = {0};
+    int ms = 0;
+    if (!ts || sscanf(ts, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+                      &tm.tm_sec, &ms) != 7)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (double)timegm(&tm) * 1000 + ms;
+}
+
+static int tally_event(void *user, const json_t *ev)
+{
+    tally *t = user;
+    const char *type = json_string_value(json_object_get(ev, "type"));
+    double ms = ts_ms(json_string_value(json_object_get(ev, "ts")));
+    if (t->first_ms < 0)
+        t->first_ms = ms;
+    t->last_ms = ms;
+    if (type && !strcmp(type, "step.started"))
+        t->steps++;
+    if (type && !strcmp(type, "model.response")) {
+        json_t *u = json_object_get(ev, "usage");
+        t->in += json_integer_value(json_object_get(u, "input_tokens"));
+        t->cached += json_integer_value(json_object_get(u, "cached_input_tokens"));
+        t->write += json_integer_value(json_object_get(u, "cache_write_tokens"));
+        t->out += json_integer_value(json_object_get(u, "output_tokens"));
+        t->cost += json_number_value(json_object_get(ev, "cost"));
+        t->priced &= !json_is_false(json_object_get(ev, "priced"));
+    }
+    return 0;
+}
+
+/* The run.finished of a run whose process died: the same fields as any
+ * run.finished (docs/events.md), totalled from the events it left. */
+static json_t *killed_summary(store *s, const char *id, const char *why)
+{
+    tally t = {.priced = true, .first_ms = -1, .last_ms = -1};
+    char *err = NULL;
+    (void)store_events(s, id, tally_event, &t, &err); /* what could be read counts */
+    mem_free(err);
+    double dur = t.first_ms >= 0 && t.last_ms >= t.first_ms ? t.last_ms - t.first_ms : 0;
+    return json_pack("{s:s, s:I, s:{s:I, s:I, s:I, s:I}, s:f, s:b, s:f, s:n, s:s}", "status", "killed", "steps",
+                     t.steps, "usage", "input_tokens", t.in, "cached_input_tokens", t.cached, "cache_write_tokens",
+                     t.write, "output_tokens", t.out, "cost", t.cost, "priced", t.priced, "duration_ms", dur,
+                     "answer", "reason", why);
+}
+
 static int sweep(store *s, char **err)
 {
     sqlite3_stmt *st = NULL;
@@ -547,7 +605,7 @@ static int sweep(store *s, char **err)
     sqlite3_finalize(st);
     st = NULL;
     for (size_t i = 0; i < n; i++) {
-        json_t *p = json_pack("{s:s, s:s}", "status", "killed", "reason", whys[i]);
+        json_t *p = killed_summary(s, ids[i], whys[i]);
         if (!p) {
             rc = err_set(err, -ENOMEM, "out of memory");
             goto out;
