@@ -419,8 +419,11 @@ static void loop(run *r, json_t *msgs, finish *f)
         }
         r->steps = step;
         emit(r, "step.started", json_pack("{s:i, s:s}", "step", step, "kind", "model"));
-        json_t *ev = json_pack("{s:i, s:s, s:s, s:I, s:O}", "step", step, "provider", provider_name(r->prov),
-                               "model", provider_model(r->prov), "token_estimate", (json_int_t)est, "request", rq);
+        /* the tools are the same every step: recorded once, in run.started */
+        json_t *logged = json_copy(rq);
+        json_object_del(logged, "tools");
+        json_t *ev = json_pack("{s:i, s:s, s:s, s:I, s:o}", "step", step, "provider", provider_name(r->prov),
+                               "model", provider_model(r->prov), "token_estimate", (json_int_t)est, "request", logged);
         emit(r, "model.request", ev);
         step_note(r, "step %u: asking %s", step, provider_name(r->prov));
         struct timespec t0;
@@ -583,10 +586,11 @@ int agent_run(registry *reg, provider *prov, store *st, const agent_opts *o, con
     for (size_t i = 0; i < r.n_tools; i++)
         json_array_append_new(names, json_string(reg_skill_name(r.tools[i].skill)));
     emit(&r, "run.started",
-         json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:{s:i, s:f, s:i}}", "goal", o->goal, "provider",
+         json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:O, s:{s:i, s:f, s:i}}", "goal", o->goal, "provider",
                    provider_name(prov), "model", provider_model(prov), "workdir", o->workdir, "venom", VENOM_VERSION,
-                   "skills", names, "limits", "max_steps", o->max_steps ? o->max_steps : DEFAULT_STEPS, "max_cost",
-                   o->max_cost, "timeout_ms", o->timeout_ms));
+                   "skills", names, "tools", r.tool_defs, "limits", "max_steps",
+                   o->max_steps ? o->max_steps : DEFAULT_STEPS, "max_cost", o->max_cost, "timeout_ms",
+                   o->timeout_ms));
     const char *sys = o->system && *o->system ? o->system : default_system;
     msgs = json_pack("[{s:s, s:s}, {s:s, s:s}]", "role", "system", "content", sys, "role", "user", "content",
                      o->goal);
