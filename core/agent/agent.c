@@ -213,6 +213,7 @@ typedef struct tcall {
     const tool *t;
     json_t *message;    /* the tool message for the model */
     int rc;             /* registry code, for the sandbox rule */
+    char *sandbox_err;  /* the message when the sandbox could not start */
     pthread_t th;
     bool started;
 } tcall;
@@ -258,6 +259,8 @@ static void *tcall_run(void *arg)
         content = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
     }
     emit(r, "tool.result", ev);
+    if (c->rc == REGISTRY_E_SANDBOX && error)
+        c->sandbox_err = mem_strdup(error);
     c->message = json_pack("{s:s, s:s, s:s, s:s, s:b}", "role", "tool", "tool_call_id", c->id, "name",
                            c->name ? c->name : "", "content", content ? content : "", "is_error", error != NULL);
     if (content)
@@ -270,7 +273,7 @@ static void *tcall_run(void *arg)
 /* Run a turn's tool calls, at most o->parallel at once; append the tool
  * messages to msgs in call order. Returns AGENT_SANDBOX when a sandboxed pack
  * could not be started, else AGENT_DONE. */
-static agent_status run_calls(run *r, unsigned step, const json_t *calls, json_t *msgs)
+static agent_status run_calls(run *r, unsigned step, const json_t *calls, json_t *msgs, char **sandbox_err)
 {
     size_t n = json_array_size(calls), par = r->o->parallel ? r->o->parallel : DEFAULT_PARALLEL;
     tcall *cs = mem_calloc(n ? n : 1, sizeof *cs);
@@ -311,8 +314,12 @@ static agent_status run_calls(run *r, unsigned step, const json_t *calls, json_t
     }
     agent_status st = AGENT_DONE;
     for (size_t i = 0; i < n; i++) {
-        if (cs[i].rc == REGISTRY_E_SANDBOX)
+        if (cs[i].rc == REGISTRY_E_SANDBOX && st != AGENT_SANDBOX) {
             st = AGENT_SANDBOX;
+            *sandbox_err = cs[i].sandbox_err;
+            cs[i].sandbox_err = NULL;
+        }
+        mem_free(cs[i].sandbox_err);
         if (cs[i].message)
             json_array_append_new(msgs, cs[i].message);
     }
@@ -484,12 +491,14 @@ static void loop(run *r, json_t *msgs, finish *f)
             json_decref(resp);
             return;
         }
-        agent_status st = run_calls(r, step, calls, msgs);
+        char *sandbox_err = NULL;
+        agent_status st = run_calls(r, step, calls, msgs, &sandbox_err);
         json_decref(resp);
         emit(r, "step.finished", json_pack("{s:i, s:s}", "step", step, "status", st == AGENT_DONE ? "done" : "failed"));
         if (st == AGENT_SANDBOX) {
-            set_finish(f, AGENT_SANDBOX, mem_strdup("a sandboxed skill could not start: the sandbox is unavailable "
-                                                    "here (run 'venom doctor')"));
+            set_finish(f, AGENT_SANDBOX, mem_printf("the sandbox a skill needs cannot be set up here: %s (run 'venom "
+                                                    "doctor')", sandbox_err ? sandbox_err : "unknown reason"));
+            mem_free(sandbox_err);
             return;
         }
         if (r->o->max_cost > 0 && r->cost >= r->o->max_cost) {

@@ -57,6 +57,14 @@ expect_rc 2 "outside the workdir"
 expect_out "outside the workdir"
 grep -q root: <<<"$out" && fail "printed /etc/passwd" || ok
 
+# a sandboxed skill whose sandbox cannot start (no worker binary): exit 5,
+# nothing of the skill ran, the reason said
+VENOM_WORKER=/nonexistent/venom-worker venom run "run 'touch ran.txt'"
+expect_rc 5 "sandbox unavailable"
+expect_err "sandbox_unavailable"
+expect_err "cannot exec /nonexistent/venom-worker"
+[ ! -e ran.txt ] && ok || fail "the skill ran although its sandbox could not start"
+
 # events: every run of this script, validated and chained
 venom runs list --all --json
 expect_rc 0 "runs list"
@@ -68,7 +76,7 @@ for id in $ids; do
   printf '%s\n' "$out" >"$E2E_TMP/ev-$id.ndjson"
   n=$((n + 1))
 done
-[ "$n" -eq 17 ] && ok || fail "expected 17 runs recorded, found $n"
+[ "$n" -eq 18 ] && ok || fail "expected 18 runs recorded, found $n"
 run "$SCHEMACHECK" "$VENOM_SRC/docs/events.schema.json" "$E2E_TMP"/ev-*.ndjson
 expect_rc 0 "every event validates against docs/events.schema.json"
 run python3 - "$E2E_TMP"/ev-*.ndjson <<'PY'
