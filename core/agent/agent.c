@@ -453,6 +453,16 @@ static void loop(run *r, json_t *msgs, finish *f)
             return;
         }
         mem_free(err);
+        if (!json_is_object(json_object_get(resp, "message"))) {
+            emit(r, "model.error", json_pack("{s:i, s:i, s:s, s:f}", "step", step, "code", VENOM_E_INTERNAL, "error",
+                                             "the provider's response has no message object (a plugin bug)",
+                                             "duration_ms", ms));
+            emit(r, "step.finished", json_pack("{s:i, s:s}", "step", step, "status", "failed"));
+            set_finish(f, AGENT_PROVIDER, mem_printf("%s returned a response without a message (a plugin bug)",
+                                                     provider_name(r->prov)));
+            json_decref(resp);
+            return;
+        }
         json_t *usage = json_object_get(resp, "usage");
         const char *model = json_string_value(json_object_get(resp, "model"));
         bool priced = false;
