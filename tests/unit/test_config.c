@@ -22,6 +22,8 @@ static int setup(void **state)
     unsetenv("VENOM_WORKDIR");
     unsetenv("VENOM_COLOR");
     unsetenv("VENOM_SYSTEM_SKILLS");
+    unsetenv("VENOM_PROVIDER");
+    unsetenv("VENOM_MODEL");
     return 0;
 }
 
@@ -205,6 +207,76 @@ static void test_alloc_failures(void **state)
     fail_msg("config_load never succeeded");
 }
 
+static void test_providers_section(void **state)
+{
+    (void)state;
+    config *c = load_ok(); /* defaults: the offline provider, 20 steps, no cost or time limit */
+    assert_string_equal(c->provider, "offline");
+    assert_string_equal(c->model, "");
+    assert_int_equal(c->max_steps, 20);
+    assert_true(c->max_cost == 0 && c->timeout_s == 0);
+    json_t *e = config_provider_entry(c, "offline");
+    assert_string_equal(json_string_value(json_object_get(e, "plugin")), "offline");
+    assert_true(json_is_true(json_object_get(e, "stream")));
+    assert_int_equal(json_integer_value(json_object_get(e, "retries")), 2);
+    assert_null(json_object_get(e, "api_key_env")); /* absent: the provider's own default */
+    json_decref(e);
+    config_free(c);
+
+    free(ts_write(home, "config.yaml",
+                  "provider: local\n"
+                  "providers:\n"
+                  "  local:\n"
+                  "    plugin: openai\n"
+                  "    base_url: http://127.0.0.1:8080/v1\n"
+                  "    api_key_env: \"\"\n"
+                  "    retries: 0\n"
+                  "    timeouts: {connect_ms: 500, first_byte_ms: 1000}\n"
+                  "    models:\n"
+                  "      m1: {input_per_mtok: 1.5, output_per_mtok: 3}\n"
+                  "agent: {max_steps: 5, max_cost: 0.25, timeout: 60, system: be brief}\n"));
+    setenv("VENOM_MODEL", "m1", 1);
+    c = load_ok();
+    assert_string_equal(c->provider, "local");
+    assert_string_equal(c->model, "m1");
+    assert_int_equal(c->max_steps, 5);
+    assert_true(c->max_cost == 0.25 && c->timeout_s == 60);
+    assert_string_equal(c->system_prompt, "be brief");
+    e = config_provider_entry(c, "local");
+    assert_string_equal(json_string_value(json_object_get(e, "name")), "local");
+    assert_string_equal(json_string_value(json_object_get(e, "plugin")), "openai");
+    assert_string_equal(json_string_value(json_object_get(e, "api_key_env")), "");
+    assert_int_equal(json_integer_value(json_object_get(e, "retries")), 0);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(e, "timeouts"), "first_byte_ms")), 1000);
+    json_decref(e);
+    config_free(c);
+    unsetenv("VENOM_MODEL");
+
+    static const struct {
+        const char *yaml, *want;
+    } bad[] = {
+        {"providers:\n  openai:\n    base_ur1: x\n", ":3: unknown key 'providers.openai.base_ur1'"},
+        {"providers:\n  openai:\n    base_ur1: x\n", "did you mean 'base_url'?"},
+        {"providers:\n  openai: {base_url: ftp://x}\n", "'providers.openai.base_url' must be an http:// or https:// URL"},
+        {"providers:\n  openai: {retries: 11}\n", "'providers.openai.retries' must be an integer from 0 to 10"},
+        {"providers:\n  openai:\n    timeouts: {conect_ms: 1}\n", "unknown key 'providers.openai.timeouts.conect_ms'"},
+        {"providers:\n  openai:\n    models:\n      m: {input_per_mtok: -1}\n",
+         ":4: 'providers.openai.models.m.input_per_mtok' must be a price per million tokens"},
+        {"providers:\n  openai:\n    models:\n      m: {inptu_per_mtok: 1}\n", "did you mean 'input_per_mtok'?"},
+        {"agent: {max_steps: 0}\n", "'agent.max_steps' must be an integer from 1 to 10000"},
+        {"agent: {max_cost: cheap}\n", "'agent.max_cost' must be a number >= 0"},
+        {"agent: {max_stpes: 3}\n", "unknown key 'agent.max_stpes'"},
+        {"provider: \"\"\n", "'provider' must be a provider name"},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        free(ts_write(home, "config.yaml", bad[i].yaml));
+        char *err = load_err();
+        if (!strstr(err, bad[i].want))
+            fail_msg("case %zu: '%s' lacks '%s'", i, err, bad[i].want);
+        mem_free(err);
+    }
+}
+
 static void test_suggest(void **state)
 {
     (void)state;
@@ -230,6 +302,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sandbox_section, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors_name_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_providers_section, setup, teardown),
         cmocka_unit_test(test_suggest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
