@@ -47,7 +47,7 @@ mkdir -p "$work/capwd"
 msrv_start timed "$case_file"
 for i in 1 2 3; do msrv_curl_args "$work/cap.log" "$i" "$work/req$i" "http://127.0.0.1:$msrv_port"; done
 msrv_config "$work/home" "$msrv_port"
-mkdir -p "$work/wd"
+mkdir -p "$work/wd" "$work/wd-offline" "$work/home-offline"
 echo "request bodies: $(wc -c <"$work/req1.body") + $(wc -c <"$work/req2.body") + $(wc -c <"$work/req3.body") bytes" \
      "(OpenAI Chat Completions, SSE; from the modelsrv log of a venom run)"
 
@@ -79,6 +79,11 @@ spec = {"runs": int(runs), "warmup": 3, "rss_exec": build + "/bench/rss_exec",
              "expect": "data: [DONE]"},
             {"name": "curl, three processes",
              "cmds": [[curl] + a for a in args], "expect": "data: [DONE]"},
+            # the same task on the embedded default (no network, no libcurl)
+            {"name": "  venom run, same task, offline provider",
+             "cmds": [[build + "/out/bin/venom", "run", "write 'venom was here' to notes.txt then read notes.txt"]],
+             "env": {"VENOM_HOME": work + "/home-offline"}, "fresh_cwd": work + "/wd-offline",
+             "expect": "venom was here"},
             # where venom's time goes (see bench/README.md)
             {"name": "  venom --version (start-up, linking)", "cmds": [[build + "/out/bin/venom", "--version"]]},
             {"name": "  curl --version (curl's start-up)", "cmds": [[curl, "--version"]]},
