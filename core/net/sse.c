@@ -223,11 +223,14 @@ int sse_finish(sse_parser *p, net_event_fn fn, void *user, int *cb_rc)
         buf_reset(&p->line);
         return rc;
     }
-    /* SSE: a pending line that is not a comment, or data without the blank
-     * line that ends its event, means the body was cut */
+    /* SSE: a pending line that is not a comment means the body was cut mid-line.
+     * An event whose lines all ended but whose closing blank line never came
+     * (servers and proxies that close right after their last line) is
+     * delivered: whether the stream was complete is the provider's check of
+     * its terminal marker ([DONE], message_stop, a finishReason). */
     if (p->line.len > 0 && p->line.data[0] != ':')
         return fail(p, NET_E_CUT);
     if (p->has_data)
-        return fail(p, NET_E_CUT);
+        return sse_dispatch(p, fn, user, cb_rc);
     return 0;
 }

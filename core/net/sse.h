@@ -21,10 +21,11 @@ void sse_free(sse_parser *p);
 /* Feed n bytes; calls fn for each complete event. 0, NET_E_TOOBIG, or
  * NET_E_CALLBACK (fn returned non-zero; *cb_rc holds its value). */
 int sse_feed(sse_parser *p, const char *buf, size_t n, net_event_fn fn, void *user, int *cb_rc);
-/* End of body: NET_E_CUT when a partial event or line is pending (an SSE
- * event with data but no terminating blank line; an NDJSON line without its
- * newline is delivered, since many servers omit the last newline, unless it is
- * not complete JSON — the caller parses it). 0 otherwise. */
+/* End of body: NET_E_CUT when a line was cut: an SSE line without its end
+ * (a pending SSE event whose lines all ended is delivered, as servers that
+ * close without the last blank line are common; the provider checks its
+ * terminal marker), or an NDJSON last line that is not complete JSON (one
+ * that is, without its newline, is delivered). 0 otherwise. */
 int sse_finish(sse_parser *p, net_event_fn fn, void *user, int *cb_rc);
 /* Events delivered so far. */
 size_t sse_events(const sse_parser *p);
