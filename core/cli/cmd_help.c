@@ -61,6 +61,25 @@ static const help_entry entries[] = {
      "Reports the kernel, user namespaces, landlock ABI, seccomp, cgroups and\n"
      "the versions of the libraries venom uses, and which sandbox layers are\n"
      "available here.\n"},
+    {"pack", "build, sign and verify skill pack archives",
+     "usage: venom pack build DIR [-o OUT]\n"
+     "       venom pack keygen [--out FILE]\n"
+     "       venom pack sign PACK --key FILE\n"
+     "       venom pack verify PACK [--json]\n"
+     "\n"
+     "  build   archive a pack directory (it must hold venom.json or venom.yaml)\n"
+     "          as a deterministic .tar.gz with NAME/CONTENTS.json, the size and\n"
+     "          SHA-256 of every file (default output: NAME-VERSION.tar.gz here)\n"
+     "  keygen  a new Ed25519 key: the secret goes to FILE (default\n"
+     "          $VENOM_HOME/keys/pack.key, mode 0600, never overwritten); the\n"
+     "          public key ed25519:<base64> is printed\n"
+     "  sign    add NAME/SIGNATURE.json, a signature over CONTENTS.json\n"
+     "  verify  check the archive without extracting it: one top directory, every\n"
+     "          file listed with its size and hash and nothing else, only regular\n"
+     "          files and directories, safe paths, size caps, the signature\n"
+     "\n"
+     "Exit: 0 valid / done, 1 invalid pack (the reason names the entry), 2 usage.\n"
+     "See docs/packs.md.\n"},
     {"help", "show help for a command", "usage: venom help [COMMAND]\n"},
 };
 

@@ -22,6 +22,7 @@ typedef struct command {
 static const command commands[] = {
     {"doctor", cmd_doctor},
     {"help", cmd_help},
+    {"pack", cmd_pack},
     {"run", cmd_run},
     {"runs", cmd_runs},
     {"skill", cmd_skill},
