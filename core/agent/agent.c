@@ -357,13 +357,6 @@ static void add_usage(run *r, const json_t *u)
         json_object_set_new(r->usage, "missing", json_true());
 }
 
-static double price_in(const run *r)
-{
-    json_t *p = json_object_get(json_object_get(provider_entry(r->prov), "models"), provider_model(r->prov));
-    json_t *v = json_object_get(p, "input_per_mtok");
-    return json_is_number(v) ? json_number_value(v) : 0;
-}
-
 typedef struct finish {
     agent_status st;
     char *reason;
@@ -416,7 +409,11 @@ static void loop(run *r, json_t *msgs, finish *f)
         char *text = json_dumps(rq, JSON_COMPACT);
         size_t est = text ? strlen(text) / 4 + 1 : 0;
         free(text);
-        double est_cost = (double)est * price_in(r) / 1e6;
+        /* priced like any usage (provider_cost): the estimate as uncached input */
+        json_t *est_usage = json_pack("{s:I}", "input_tokens", (json_int_t)est);
+        bool est_priced;
+        double est_cost = provider_cost(r->prov, NULL, est_usage, &est_priced);
+        json_decref(est_usage);
         if (r->o->max_cost > 0 && r->cost + est_cost > r->o->max_cost) {
             set_finish(f, AGENT_LIMIT, mem_printf("max-cost: spent %.6f, the next call (~%zu input tokens, ~%.6f) "
                                                   "would pass the limit of %.6f (--max-cost)",
