@@ -89,8 +89,19 @@ fuzz() {
     corpus=$(mktemp -d)
     if [ -d "tests/fuzz/corpus/${name#fuzz_}" ]; then cp -r "tests/fuzz/corpus/${name#fuzz_}/." "$corpus/"; fi
     say "fuzzing $name for ${FUZZ_SECONDS}s"
-    "$f" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 "$corpus" 2>&1 | tail -4
-    rm -rf "$corpus"
+    local log rc=0
+    log=$(mktemp)
+    "$f" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+      -artifact_prefix="$PWD/build-fuzz/$name-" "$corpus" >"$log" 2>&1 || rc=$?
+    if [ "$rc" != 0 ]; then
+      # the whole report: the failed check or stack, and the input (hex) to reproduce it
+      grep -v '^#[0-9]' "$log" | tail -60
+      for a in "build-fuzz/$name-"*; do [ -f "$a" ] && { echo "input $a:"; od -An -tx1 "$a" | head -40; }; done
+      rm -rf "$corpus" "$log"
+      return "$rc"
+    fi
+    tail -4 "$log"
+    rm -rf "$corpus" "$log"
   done
 }
 

@@ -264,8 +264,15 @@ void pu_tool_calls_release(pu_tool_calls *tc)
 json_t *pu_usage(int64_t input, int64_t cached, int64_t cache_write, int64_t output, bool missing,
                  const json_t *raw)
 {
+    /* a server's nonsense (a negative count) is not passed on as one */
     if (input < 0)
         input = 0;
+    if (cached < 0)
+        cached = 0;
+    if (cache_write < 0)
+        cache_write = 0;
+    if (output < 0)
+        output = 0;
     json_t *rawc = raw ? json_deep_copy(raw) : json_null();
     if (!rawc)
         return NULL;

@@ -105,8 +105,9 @@ void pu_tool_calls_release(pu_tool_calls *tc);
 
 /* ------------------------------------------------------------ response */
 
-/* Canonical usage. raw (borrowed, copied) may be NULL; missing=true means
- * the server sent none (counts are then 0 and flagged, never guessed). */
+/* Canonical usage (a negative count becomes 0). raw (borrowed, copied) may
+ * be NULL; missing=true means the server sent none (counts are then 0 and
+ * flagged, never guessed). */
 json_t *pu_usage(int64_t input, int64_t cached, int64_t cache_write, int64_t output, bool missing,
                  const json_t *raw);
 /* The canonical response. model/id may be NULL (id is then left out);
