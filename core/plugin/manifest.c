@@ -1,6 +1,7 @@
 #include "util/common.h"
 #include "plugin/manifest.h"
 
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,6 +20,8 @@ typedef struct mctx {
     const doc *d;
     const char *file;
     char **err;
+    const char *dir;  /* the pack dir (absolute), once known */
+    bool check_files; /* manifest_load: a ${triplet} library must exist for this host */
 } mctx;
 
 /* A node being checked: its JSON Pointer (for the line) and how a user
@@ -495,6 +498,151 @@ static bool ffi_type_ok(const char *t, bool allow_void)
     return false;
 }
 
+
+/* ------------------------------------------------------------ ${triplet} */
+
+#define TRIPLET_VAR "${triplet}"
+
+const char *manifest_host_triplet(void)
+{
+#if defined(__gnu_linux__)
+#define TRIPLET_LIBC "gnu"
+#else
+#define TRIPLET_LIBC "musl"
+#endif
+#if defined(__x86_64__) && defined(__ILP32__)
+    return "x86_64-linux-" TRIPLET_LIBC "x32";
+#elif defined(__x86_64__)
+    return "x86_64-linux-" TRIPLET_LIBC;
+#elif defined(__i386__)
+    return "i386-linux-" TRIPLET_LIBC;
+#elif defined(__aarch64__) && defined(__AARCH64EB__)
+    return "aarch64_be-linux-" TRIPLET_LIBC;
+#elif defined(__aarch64__)
+    return "aarch64-linux-" TRIPLET_LIBC;
+#elif defined(__arm__) && defined(__ARM_PCS_VFP)
+    return "arm-linux-" TRIPLET_LIBC "eabihf";
+#elif defined(__arm__)
+    return "arm-linux-" TRIPLET_LIBC "eabi";
+#elif defined(__riscv) && __riscv_xlen == 64
+    return "riscv64-linux-" TRIPLET_LIBC;
+#elif defined(__powerpc64__) && defined(__LITTLE_ENDIAN__)
+    return "powerpc64le-linux-" TRIPLET_LIBC;
+#elif defined(__powerpc64__)
+    return "powerpc64-linux-" TRIPLET_LIBC;
+#elif defined(__s390x__)
+    return "s390x-linux-" TRIPLET_LIBC;
+#elif defined(__loongarch64)
+    return "loongarch64-linux-" TRIPLET_LIBC;
+#elif defined(__mips64) && defined(__MIPSEL__)
+    return "mips64el-linux-" TRIPLET_LIBC "abi64";
+#else
+    return "unknown-linux-" TRIPLET_LIBC;
+#endif
+}
+
+/* A "library" value: at most one ${triplet}, no other ${...}. *out is s
+ * with ${triplet} replaced by the host's triplet (mem_alloc'd), or NULL
+ * when s has none. */
+static int expand_triplet(const mctx *c, const loc *l, const char *s, char **out)
+{
+    *out = NULL;
+    const char *v = strstr(s, TRIPLET_VAR);
+    const char *other = strstr(s, "${");
+    if (other && (other != v || strstr(v + strlen(TRIPLET_VAR), "${")))
+        return bad(c, l,
+                   "'%s' (\"%s\") has a placeholder other than a single " TRIPLET_VAR "; the only one is "
+                   TRIPLET_VAR " (this machine: %s), e.g. \"lib/" TRIPLET_VAR "/x.so\"",
+                   l->name, jsonx_clipped(s).s, manifest_host_triplet());
+    if (!v)
+        return 0;
+    *out = mem_printf("%.*s%s%s", (int)(v - s), s, manifest_host_triplet(), v + strlen(TRIPLET_VAR));
+    return *out ? 0 : -ENOMEM;
+}
+
+static int cmp_cstr(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* The triplets the pack has a library for: every T such that pattern with
+ * ${triplet} = T names an existing file under dir. Joined by ", "
+ * (mem_alloc'd; "none" when there is none). */
+static char *triplets_present(const char *dir, const char *pattern)
+{
+    const char *v = strstr(pattern, TRIPLET_VAR);
+    const char *post = v + strlen(TRIPLET_VAR);
+    const char *slash = NULL;
+    for (const char *q = pattern; q < v; q++)
+        if (*q == '/')
+            slash = q;
+    char *scan = slash ? mem_printf("%s/%.*s", dir, (int)(slash - pattern), pattern) : mem_strdup(dir);
+    const char *name_pre = slash ? slash + 1 : pattern;
+    size_t pre_len = (size_t)(v - name_pre);
+    size_t suf_len = strcspn(post, "/"); /* the rest of the component after ${triplet} */
+    char **found = NULL;
+    size_t n = 0;
+    buf b = BUF_INIT;
+    DIR *d = scan ? opendir(scan) : NULL;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (e->d_name[0] == '.' || len <= pre_len + suf_len || strncmp(e->d_name, name_pre, pre_len) ||
+            strncmp(e->d_name + len - suf_len, post, suf_len))
+            continue;
+        char *t = mem_strndup(e->d_name + pre_len, len - pre_len - suf_len);
+        char *full = t ? mem_printf("%s/%s%s", scan, e->d_name, post + suf_len) : NULL;
+        struct stat st;
+        char **nv = full && stat(full, &st) == 0 && S_ISREG(st.st_mode) ? mem_realloc(found, (n + 1) * sizeof *nv)
+                                                                          : NULL;
+        mem_free(full);
+        if (!nv) {
+            mem_free(t);
+            continue;
+        }
+        found = nv;
+        found[n++] = t;
+    }
+    if (d)
+        closedir(d);
+    if (n)
+        qsort(found, n, sizeof *found, cmp_cstr);
+    int ok = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            ok |= buf_puts(&b, ", ");
+        ok |= buf_puts(&b, found[i]);
+        mem_free(found[i]);
+    }
+    if (!n)
+        ok |= buf_puts(&b, "none");
+    if (ok < 0)
+        buf_release(&b); /* out of memory: the caller says "none" */
+    mem_free(found);
+    mem_free(scan);
+    return buf_detach(&b);
+}
+
+/* With check_files: the expanded library must be a file of the pack. */
+static int check_host_library(const mctx *c, const loc *l, const char *pattern, const char *expanded)
+{
+    if (!c->check_files || !c->dir)
+        return 0;
+    char *full = mem_printf("%s/%s", c->dir, expanded);
+    if (!full)
+        return -ENOMEM;
+    struct stat st;
+    int found = stat(full, &st) == 0;
+    mem_free(full);
+    if (found)
+        return 0;
+    char *have = triplets_present(c->dir, pattern);
+    int rc = bad(c, l,
+                 "'%s' (\"%s\"): the pack has no library for this machine (%s): %s does not exist; the pack has "
+                 "libraries for: %s; build the skill for %s or get the pack built for it",
+                 l->name, jsonx_clipped(pattern).s, manifest_host_triplet(), expanded, have ? have : "none",
+                 manifest_host_triplet());
+    mem_free(have);
+    return rc;
+}
+
 static int check_function(const mctx *c, json_t *fn, const loc *l)
 {
     static const char *const keys[] = {"library", "symbol", "params", "returns"};
@@ -514,6 +662,20 @@ static int check_function(const mctx *c, json_t *fn, const loc *l)
                    "'%s' (\"%s\") must stay inside the pack dir; name a file in the pack (\"lib/x.so\") or a "
                    "system library by its file name (\"libm.so.6\")",
                    ll.name, jsonx_clipped(s).s);
+    if (s) {
+        char *x = NULL;
+        if ((rc = expand_triplet(c, &ll, s, &x)) < 0)
+            return rc;
+        if (x) {
+            rc = check_host_library(c, &ll, s, x);
+            /* the function keeps the expanded name: ffi.c opens it as is */
+            if (rc == 0 && json_object_set_new(fn, "library", json_string(x)) < 0)
+                rc = -ENOMEM;
+            mem_free(x);
+            if (rc < 0)
+                return rc;
+        }
+    }
     loc ls = loc_key(l, "symbol");
     if ((rc = get_str(c, fn, l, "symbol", true, &s)) < 0)
         return rc;
@@ -730,11 +892,11 @@ static int check_providers(const mctx *c, json_t *root, manifest *m)
     return 0;
 }
 
-static int from_doc(const doc *d, const char *path, manifest **out, char **err)
+static int from_doc(const doc *d, const char *path, bool check_files, manifest **out, char **err)
 {
     static const char *const keys[] = {"name",      "version",     "description", "license", "library",
                                        "isolation", "permissions", "limits",      "skills",  "providers"};
-    mctx c = {.d = d, .file = path, .err = err};
+    mctx c = {.d = d, .file = path, .err = err, .check_files = check_files};
     loc top = loc_root();
     json_t *root = doc_root(d);
     manifest *m = NULL;
@@ -749,6 +911,7 @@ static int from_doc(const doc *d, const char *path, manifest **out, char **err)
             err_set(err, rc, "%s: cannot find the current directory: %s", path, strerror(-rc));
         goto out;
     }
+    c.dir = m->dir;
     if (!json_is_object(root)) {
         rc = bad(&c, &top, "a manifest must be an object (a mapping) at the top level, got %s; see docs/manifest.md",
                  jsonx_kind(root));
@@ -783,10 +946,16 @@ static int from_doc(const doc *d, const char *path, manifest **out, char **err)
                      jsonx_clipped(s).s, m->name);
             goto out;
         }
+        char *x = NULL;
+        if ((rc = expand_triplet(&c, &llib, s, &x)) < 0 || (x && (rc = check_host_library(&c, &llib, s, x)) < 0)) {
+            mem_free(x);
+            goto out;
+        }
         buf b = BUF_INIT;
-        if (buf_puts(&b, m->dir) < 0 || normalize(&b, s) < 0 || !(m->library = buf_detach(&b))) {
+        rc = buf_puts(&b, m->dir) < 0 || normalize(&b, x ? x : s) < 0 || !(m->library = buf_detach(&b)) ? -ENOMEM : 0;
+        mem_free(x);
+        if (rc < 0) {
             buf_release(&b);
-            rc = -ENOMEM;
             goto out;
         }
         if (!strcmp(m->library, m->dir)) {
@@ -870,7 +1039,7 @@ int manifest_parse(const char *text, size_t len, const char *path, manifest **ou
     *out = NULL;
     if ((rc = doc_parse(text, len, path, DOC_AUTO, &d, err)) < 0)
         goto out;
-    rc = from_doc(d, path, out, err);
+    rc = from_doc(d, path, false, out, err);
 out:
     doc_free(d);
     return rc;
@@ -885,7 +1054,7 @@ int manifest_load(const char *path, manifest **out, char **err)
     *out = NULL;
     if ((rc = doc_load(path, DOC_AUTO, &d, err)) < 0)
         goto out;
-    rc = from_doc(d, path, out, err);
+    rc = from_doc(d, path, true, out, err);
 out:
     doc_free(d);
     return rc;

@@ -30,7 +30,8 @@ typedef struct manifest_skill {
     json_t *args_schema;   /* owned ref, never NULL: {"type":"object"} by default */
     json_t *result_schema; /* owned ref or NULL */
     json_t *examples;      /* owned ref to an array, or NULL */
-    /* owned ref or NULL: the validated "function" object, as written:
+    /* owned ref or NULL: the validated "function" object, as written
+     * except that ${triplet} in "library" is already replaced:
      * {"symbol", "returns", optional "library", optional "params"} */
     json_t *function;
     int line; /* line of the skill in the manifest */
@@ -55,7 +56,7 @@ typedef struct manifest {
     char *dir;  /* the pack dir: absolute dirname of path */
     char *name, *version, *description;
     char *license; /* may be NULL */
-    char *library; /* absolute path inside dir, or NULL */
+    char *library; /* absolute path inside dir (${triplet} replaced), or NULL */
     int isolation; /* MANIFEST_ISO_* */
     struct {
         manifest_strv fs_read, fs_write; /* "." = the run's workdir; relative = under it */
@@ -88,7 +89,11 @@ int manifest_parse(const char *text, size_t len, const char *path, manifest **ou
     __attribute__((warn_unused_result));
 
 /* Read the file at path and manifest_parse it. Errors as manifest_parse,
- * plus -errno when the file cannot be read. */
+ * plus -errno when the file cannot be read. A "library" (pack level or in a
+ * "function") with ${triplet} must also exist for this host: otherwise
+ * -EINVAL "<path>:<line>: ... no library for this machine (<triplet>) ...
+ * the pack has libraries for: <triplets>" (manifest_parse, which sees no
+ * files, only replaces it). */
 int manifest_load(const char *path, manifest **out, char **err) __attribute__((warn_unused_result));
 
 /*
@@ -97,6 +102,11 @@ int manifest_load(const char *path, manifest **out, char **err) __attribute__((w
  * neither exists, -EINVAL when both do, -ENOMEM; *err explains.
  */
 int manifest_find(const char *dir, char **path_out, char **err) __attribute__((warn_unused_result));
+
+/* This machine's Debian multiarch triplet ("x86_64-linux-gnu",
+ * "aarch64-linux-gnu", ...), from the compiler's target macros: what
+ * ${triplet} in a manifest's "library" becomes. Static, never NULL. */
+const char *manifest_host_triplet(void);
 
 /* The skill called name, or NULL. Borrowed from m. */
 const manifest_skill *manifest_skill_find(const manifest *m, const char *name);

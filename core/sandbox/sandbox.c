@@ -977,6 +977,14 @@ static int serve_call(int fd, registry **r)
         send_result(fd, VENOM_E_INTERNAL, "worker: malformed call frame", NULL, false);
         goto out;
     }
+    if (!*skill) {
+        /* sandbox_probe: load and check the plugin, call nothing */
+        json_t *reg = NULL;
+        rc = sandbox_probe_serve(mpath, &reg, &err);
+        ret = send_result(fd, rc == 0 ? 0 : VENOM_E_FAILED, rc == 0 ? NULL : err, reg, rc < 0) < 0 ? -1 : 0;
+        json_decref(reg);
+        goto out;
+    }
     rc = *r ? 0 : open_pack(mpath, false, r, &err);
     const reg_skill *s = rc == 0 ? registry_find(*r, skill) : NULL;
     if (rc == 0 && !s)

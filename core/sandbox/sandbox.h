@@ -39,6 +39,22 @@ int sandbox_call(const sandbox_policy *p, const char *manifest_path, const char 
                  atomic_int *cancel, sandbox_result *res, char **err) __attribute__((warn_unused_result));
 void sandbox_result_release(sandbox_result *res);
 
+/*
+ * Load the plugin of the pack whose manifest is manifest_path in a worker
+ * under policy p WITHOUT calling any skill (its init runs, sandboxed), and
+ * check the manifest against it: every declared skill and provider is
+ * registered, nothing undeclared is, every typed skill's library and symbol
+ * are found. On success *registered (the caller's) is {"skills": [names the
+ * plugin registered], "providers": [...], "typed": [typed skills checked]}.
+ * Errors: -ELIBBAD the pack is bad (manifest, ABI, init, a declared skill
+ * the plugin does not register — *err names it), -errno when the sandbox
+ * cannot be set up (as sandbox_call). Thread-safe. (pack_probe.c)
+ */
+int sandbox_probe(const sandbox_policy *p, const char *manifest_path, json_t **registered, char **err)
+    __attribute__((warn_unused_result));
+/* The worker's side of sandbox_probe (a call frame with skill ""). */
+int sandbox_probe_serve(const char *manifest_path, json_t **out, char **err) __attribute__((warn_unused_result));
+
 /* The venom-worker executable: $VENOM_WORKER, else
  * <dir of venom>/../<libdir>/venom/venom-worker. Borrowed, never NULL. */
 const char *sandbox_worker_path(void);
