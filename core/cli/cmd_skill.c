@@ -428,7 +428,7 @@ out:
 int cmd_skill(cli *c, int argc, char **argv)
 {
     if (argc < 2) {
-        cli_error(c, "skill: which subcommand? list, info or run; run 'venom help skill'");
+        cli_error(c, "skill: which subcommand? list, info, run, install, remove or verify; run 'venom help skill'");
         return CLI_EXIT_USAGE;
     }
     if (!strcmp(argv[1], "list"))
@@ -437,10 +437,12 @@ int cmd_skill(cli *c, int argc, char **argv)
         return skill_info(c, argc - 1, argv + 1);
     if (!strcmp(argv[1], "run"))
         return skill_run(c, argc - 1, argv + 1);
+    if (!strcmp(argv[1], "install") || !strcmp(argv[1], "remove") || !strcmp(argv[1], "verify"))
+        return cmd_skill_install(c, argc - 1, argv + 1);
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         char *hv[] = {"help", "skill", NULL};
         return cmd_help(c, 2, hv);
     }
-    cli_error(c, "skill: unknown subcommand '%s'; use list, info or run", argv[1]);
+    cli_error(c, "skill: unknown subcommand '%s'; use list, info, run, install, remove or verify", argv[1]);
     return CLI_EXIT_USAGE;
 }

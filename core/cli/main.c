@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "pack/pack.h"
 #include "config/config.h"
 #include "plugin/host.h"
 #include "plugin/loader.h"
@@ -26,6 +27,7 @@ static const command commands[] = {
     {"run", cmd_run},
     {"runs", cmd_runs},
     {"skill", cmd_skill},
+    {"trust", cmd_trust},
 };
 
 void cli_error(cli *c, const char *fmt, ...)
@@ -56,7 +58,17 @@ struct registry *cli_registry(cli *c)
         cli_error(c, "out of memory");
         return NULL;
     }
+    json_t *keys = NULL;
+    if (pack_trust_list(c->cfg->home, &keys, &err) < 0) {
+        /* an unreadable trust file trusts nobody; say why once */
+        fprintf(c->err, "venom: warning: %s\n", err ? err : "cannot read the trusted keys");
+        mem_free(err);
+        err = NULL;
+    }
     registry_opts o = {.dirs = (const char *const *)dirs,
+                       .trusted_keys = keys,
+                       .extra_keys = (const char *const *)c->cfg->trusted_keys,
+                       .n_extra_keys = c->cfg->n_trusted_keys,
                        .n_dirs = n,
                        .first_party = *c->cfg->system_skills ? c->cfg->system_skills : NULL,
                        .trusted = (const char *const *)c->cfg->trust,
@@ -73,6 +85,7 @@ struct registry *cli_registry(cli *c)
         mem_free(dirs[i]);
     mem_free(dirs);
     mem_free(err);
+    json_decref(keys);
     return c->reg;
 }
 

@@ -8,12 +8,13 @@
 #include <venom/venom.h>
 
 #include "config/config.h"
+#include "pack/pack.h"
 #include "util/doc.h"
 #include "util/err.h"
 #include "util/suggest.h"
 
 static const char *const known_keys[] = {"agent", "color", "log_level", "model", "provider", "providers", "sandbox",
-                                         "skill_paths", "trust", "workdir"};
+                                         "skill_paths", "trust", "trusted_keys", "workdir"};
 static const char *const sandbox_keys[] = {"idle_ms", "pool", "reuse"};
 static const char *const agent_keys[] = {"max_cost", "max_steps", "system", "timeout"};
 static const char *const provider_keys[] = {"api_key_env", "base_url", "headers", "model", "models", "options",
@@ -380,6 +381,15 @@ static int apply_file(config *c, const char *path, char **err)
             rc = str_list(d, key, v, "a list of directory paths", &c->skill_paths, &c->n_skill_paths, err);
         } else if (!strcmp(key, "trust")) {
             rc = str_list(d, key, v, "a list of pack names", &c->trust, &c->n_trust, err);
+        } else if (!strcmp(key, "trusted_keys")) {
+            rc = str_list(d, key, v, "a list of public keys (ed25519:<base64>, as 'venom pack keygen' prints them)",
+                          &c->trusted_keys, &c->n_trusted_keys, err);
+            for (size_t k = 0; rc == 0 && k < c->n_trusted_keys; k++) {
+                char id[17];
+                if (pack_key_id(c->trusted_keys[k], id, NULL) < 0)
+                    rc = type_error(d, key, "a list of public keys (ed25519:<base64>, as 'venom pack keygen' prints "
+                                    "them)", err);
+            }
         } else if (!strcmp(key, "sandbox")) {
             rc = apply_sandbox(c, d, v, err);
         } else if (!strcmp(key, "agent")) {
@@ -498,6 +508,9 @@ void config_free(config *c)
     for (size_t i = 0; i < c->n_trust; i++)
         mem_free(c->trust[i]);
     mem_free(c->trust);
+    for (size_t i = 0; i < c->n_trusted_keys; i++)
+        mem_free(c->trusted_keys[i]);
+    mem_free(c->trusted_keys);
     for (size_t i = 0; i < c->n_sandbox_reuse; i++)
         mem_free(c->sandbox_reuse[i]);
     mem_free(c->sandbox_reuse);

@@ -25,6 +25,8 @@ typedef struct config {
     char *system_skills; /* system skill directory ("" = none); its packs are first-party, trusted */
     char **trust;        /* names of further packs trusted to run in-process */
     size_t n_trust;
+    char **trusted_keys; /* public keys whose signed packs install and are trusted (besides venom trust add) */
+    size_t n_trusted_keys;
     /* sandbox: the warm pool of runs with many calls (docs/config.md) */
     size_t sandbox_pool;      /* ready workers per sandboxed pack; default 2, 0..64 */
     unsigned sandbox_idle_ms; /* end idle pooled processes after this; default 30000, 0 = never */

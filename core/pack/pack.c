@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <sodium.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -353,16 +354,29 @@ int pack_contents(const char *dir, char **json_out, char **name_out, char **vers
 
 /* ---- writing archives --------------------------------------------------- */
 
-static struct archive *writer_new(int fd, char **err)
+/* True when path names a .zip (else the archive is a .tar.gz). */
+static bool is_zip(const char *path)
+{
+    size_t n = path ? strlen(path) : 0;
+    return n >= 4 && !strcasecmp(path + n - 4, ".zip");
+}
+
+/* A writer of a .tar.gz, or of a .zip when zip is set (deflate; the fixed
+ * modification time makes both deterministic). */
+static struct archive *writer_new(int fd, bool zip, char **err)
 {
     struct archive *a = archive_write_new();
     if (!a) {
         err_set(err, -ENOMEM, "out of memory");
         return NULL;
     }
-    if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK || archive_write_add_filter_gzip(a) != ARCHIVE_OK ||
-        archive_write_set_options(a, "gzip:!timestamp") != ARCHIVE_OK ||
-        archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK || archive_write_open_fd(a, fd) != ARCHIVE_OK) {
+    bool ok = zip ? archive_write_set_format_zip(a) == ARCHIVE_OK &&
+                        archive_write_set_options(a, "zip:compression=deflate") == ARCHIVE_OK
+                  : archive_write_set_format_pax_restricted(a) == ARCHIVE_OK &&
+                        archive_write_add_filter_gzip(a) == ARCHIVE_OK &&
+                        archive_write_set_options(a, "gzip:!timestamp") == ARCHIVE_OK &&
+                        archive_write_set_bytes_in_last_block(a, 1) == ARCHIVE_OK;
+    if (!ok || archive_write_open_fd(a, fd) != ARCHIVE_OK) {
         err_set(err, -EIO, "cannot start the archive: %s", archive_error_string(a));
         archive_write_free(a);
         return NULL;
@@ -460,7 +474,7 @@ int pack_build(const char *dir, const char *out_path, char **path_out, char **er
         rc = fd;
         goto out;
     }
-    if (!(a = writer_new(fd, err))) {
+    if (!(a = writer_new(fd, is_zip(out), err))) {
         rc = -EIO;
         goto out;
     }
@@ -630,6 +644,8 @@ typedef struct vstate {
     char *top;
     char *contents, *sig; /* the bytes of CONTENTS.json / SIGNATURE.json */
     size_t contents_len, sig_len;
+    uint64_t archive_len; /* the archive's size, for the compression ratio (0: unknown) */
+    int outfd;            /* extracting: the directory the top's content goes to, else -1 */
 } vstate;
 
 static void vstate_release(vstate *s)
@@ -640,7 +656,7 @@ static void vstate_release(vstate *s)
     mem_free(s->top);
     mem_free(s->contents);
     mem_free(s->sig);
-    *s = (vstate){0};
+    *s = (vstate){.outfd = -1};
 }
 
 static int cmp_ventry(const void *a, const void *b)
@@ -661,8 +677,8 @@ static const char *type_name(mode_t t)
 }
 
 /* Read one regular entry's data: hash it, count it, keep it when keep != NULL. */
-static int read_data(struct archive *a, const char *p, ventry *ve, uint64_t *total, char **keep, size_t *keep_len,
-                     char **err)
+static int read_data(const vstate *s, struct archive *a, const char *p, ventry *ve, uint64_t *total, char **keep,
+                     size_t *keep_len, int out, char **err)
 {
     crypto_hash_sha256_state st;
     crypto_hash_sha256_init(&st);
@@ -683,6 +699,20 @@ static int read_data(struct archive *a, const char *p, ventry *ve, uint64_t *tot
         if (*total > PACK_MAX_TOTAL_SIZE)
             return err_set(err, -E2BIG, "entry '%s': the files add up to more than %llu MiB, the cap on a pack", p,
                            PACK_MAX_TOTAL_SIZE >> 20);
+        if (s->archive_len && *total > PACK_RATIO_FLOOR && *total / s->archive_len >= PACK_MAX_RATIO)
+            return err_set(err, -E2BIG, "entry '%s': the files expand to more than %u times the archive's %llu "
+                           "bytes (a decompression bomb?); a pack is refused past that ratio", p, PACK_MAX_RATIO,
+                           (unsigned long long)s->archive_len);
+        if (out >= 0) {
+            for (la_ssize_t off = 0; off < r;) {
+                ssize_t w = write(out, buf + off, (size_t)(r - off));
+                if (w < 0 && errno == EINTR)
+                    continue;
+                if (w < 0)
+                    return err_set(err, -errno, "entry '%s': cannot write it: %s", p, strerror(errno));
+                off += w;
+            }
+        }
         crypto_hash_sha256_update(&st, (const unsigned char *)buf, (unsigned long long)r);
         if (keep) {
             if (n > PACK_MAX_META_SIZE)
@@ -707,6 +737,60 @@ static int read_data(struct archive *a, const char *p, ventry *ve, uint64_t *tot
     ve->size = n;
     crypto_hash_sha256_final(&st, ve->sha);
     return 0;
+}
+
+/* Extracting: create rel (a checked relative path) under root — a directory,
+ * or a new file (returned open for writing). Every component is created
+ * or opened with O_NOFOLLOW below root, and a file never replaces anything
+ * (O_EXCL), so nothing lands outside root. Returns the file's fd, 0 for a
+ * directory, or a negative code. */
+static int create_under(int root, const char *rel, bool dir, mode_t mode, const char *entry, char **err)
+{
+    char *copy = mem_strdup(rel);
+    if (!copy)
+        return err_set(err, -ENOMEM, "out of memory");
+    int fd = dup(root), rc = 0;
+    char *part = copy, *slash;
+    if (fd < 0) {
+        rc = err_set(err, -errno, "cannot extract: %s", strerror(errno));
+        goto out;
+    }
+    for (;;) {
+        slash = strchr(part, '/');
+        bool last = !slash;
+        if (slash)
+            *slash = '\0';
+        if (last && !dir) {
+            int f = openat(fd, part, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+            if (f < 0)
+                rc = errno == EEXIST ? err_set(err, -EINVAL, "entry '%s' appears twice in the archive", entry)
+                                     : err_set(err, -errno, "entry '%s': cannot create it: %s", entry,
+                                               strerror(errno));
+            else
+                rc = f;
+            break;
+        }
+        if (mkdirat(fd, part, 0755) < 0 && errno != EEXIST) {
+            rc = err_set(err, -errno, "entry '%s': cannot create its directory: %s", entry, strerror(errno));
+            break;
+        }
+        int next = openat(fd, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (next < 0) {
+            rc = err_set(err, -EINVAL, "entry '%s': '%s' is both a file and a directory in the archive", entry,
+                         part);
+            break;
+        }
+        close(fd);
+        fd = next;
+        if (last)
+            break;
+        part = slash + 1;
+    }
+out:
+    if (fd >= 0)
+        close(fd);
+    mem_free(copy);
+    return rc;
 }
 
 static int read_entries(struct archive *a, vstate *s, char **err)
@@ -794,12 +878,23 @@ static int read_entries(struct archive *a, vstate *s, char **err)
         if (!ve->path)
             return err_set(err, -ENOMEM, "out of memory");
         s->n++;
+        int out = -1;
+        if (s->outfd >= 0) {
+            mode_t mode = (archive_entry_perm(e) & 0111) ? 0755 : 0644;
+            int rc = create_under(s->outfd, ve->path, ve->dir, mode, p, err);
+            if (rc < 0)
+                return rc;
+            out = ve->dir ? -1 : rc;
+        }
         if (ve->dir)
             continue;
         int64_t declared = archive_entry_size_is_set(e) ? archive_entry_size(e) : 0;
-        if (declared < 0 || (uint64_t)declared > PACK_MAX_FILE_SIZE)
+        if (declared < 0 || (uint64_t)declared > PACK_MAX_FILE_SIZE) {
+            if (out >= 0)
+                close(out);
             return err_set(err, -E2BIG, "entry '%s' is larger than %llu MiB, the cap on a file in a pack", p,
                            PACK_MAX_FILE_SIZE >> 20);
+        }
         char **keep = NULL;
         size_t *keep_len = NULL;
         if (!strcmp(ve->path, PACK_CONTENTS) && !s->contents) {
@@ -809,12 +904,14 @@ static int read_entries(struct archive *a, vstate *s, char **err)
             keep = &s->sig;
             keep_len = &s->sig_len;
         }
-        int rc = read_data(a, p, ve, &total, keep, keep_len, err);
+        int rc = read_data(s, a, p, ve, &total, keep, keep_len, out, err);
+        if (out >= 0 && close(out) < 0 && rc == 0)
+            rc = err_set(err, -errno, "entry '%s': cannot write it: %s", p, strerror(errno));
         if (rc < 0)
             return rc;
     }
     if (r != ARCHIVE_EOF)
-        return err_set(err, -EINVAL, "not a readable .tar.gz%s%s%s: %s", count ? " (after entry " : "",
+        return err_set(err, -EINVAL, "not a readable pack archive (.tar.gz or .zip)%s%s%s: %s", count ? " (after entry " : "",
                        count ? (s->n ? s->v[s->n - 1].path : "") : "", count ? ")" : "",
                        archive_error_string(a) ? archive_error_string(a) : "unknown error");
     if (!s->top)
@@ -988,10 +1085,10 @@ static int one_line(char **err, int rc)
 
 /* Verify an opened reader; *contents (may be NULL) receives CONTENTS.json's bytes.
  * With check_sig false an existing signature is ignored (it is being replaced). */
-static int verify_reader(struct archive *a, bool check_sig, pack_info *info, char **contents, size_t *contents_len,
-                         char **err)
+static int verify_reader(struct archive *a, bool check_sig, uint64_t archive_len, int outfd, pack_info *info,
+                         char **contents, size_t *contents_len, char **err)
 {
-    vstate s = {0};
+    vstate s = {.archive_len = archive_len, .outfd = outfd};
     pack_info pi = {0};
     int rc = read_entries(a, &s, err);
     if (rc < 0)
@@ -1033,7 +1130,8 @@ out:
 static struct archive *reader_new(void)
 {
     struct archive *a = archive_read_new();
-    if (a && (archive_read_support_filter_gzip(a) != ARCHIVE_OK || archive_read_support_format_tar(a) != ARCHIVE_OK)) {
+    if (a && (archive_read_support_filter_gzip(a) != ARCHIVE_OK || archive_read_support_format_tar(a) != ARCHIVE_OK ||
+              archive_read_support_format_zip(a) != ARCHIVE_OK)) {
         archive_read_free(a);
         return NULL;
     }
@@ -1052,14 +1150,14 @@ static int verify_file(const char *pack_path, bool check_sig, pack_info *info, c
     if (stat(pack_path, &st) < 0)
         return err_set(err, -errno, "cannot read %s: %s", pack_path, strerror(errno));
     if (!S_ISREG(st.st_mode))
-        return err_set(err, -EINVAL, "%s is not a file; give a pack archive (.tar.gz)", pack_path);
+        return err_set(err, -EINVAL, "%s is not a file; give a pack archive (.tar.gz or .zip)", pack_path);
     struct archive *a = reader_new();
     if (!a)
         return err_set(err, -ENOMEM, "out of memory");
     if (archive_read_open_filename(a, pack_path, CHUNK) != ARCHIVE_OK)
         rc = one_line(err,
-                      err_set(err, -EINVAL, "%s: not a readable .tar.gz: %s", pack_path, archive_error_string(a)));
-    else if ((rc = verify_reader(a, check_sig, info, contents, contents_len, err)) < 0)
+                      err_set(err, -EINVAL, "%s: not a readable pack archive (.tar.gz or .zip): %s", pack_path, archive_error_string(a)));
+    else if ((rc = verify_reader(a, check_sig, (uint64_t)st.st_size, -1, info, contents, contents_len, err)) < 0)
         err_prefix(err, rc, "%s", pack_path);
     archive_read_free(a);
     return rc;
@@ -1070,7 +1168,8 @@ int pack_verify(const char *pack_path, pack_info *info, char **err)
     return verify_file(pack_path, true, info, NULL, NULL, err);
 }
 
-int pack_verify_memory(const void *buf, size_t len, pack_info *info, char **err)
+/* Verify buf[0..len); with outfd >= 0 the pack's files are written below it as they are read. */
+static int verify_memory(const void *buf, size_t len, int outfd, pack_info *info, char **err)
 {
     if (!buf && len)
         return err_set(err, -EINVAL, "pack_verify_memory: no buffer");
@@ -1081,11 +1180,23 @@ int pack_verify_memory(const void *buf, size_t len, pack_info *info, char **err)
     if (!a)
         return err_set(err, -ENOMEM, "out of memory");
     if (archive_read_open_memory(a, buf ? buf : "", len) != ARCHIVE_OK)
-        rc = one_line(err, err_set(err, -EINVAL, "not a readable .tar.gz: %s", archive_error_string(a)));
+        rc = one_line(err, err_set(err, -EINVAL, "not a readable pack archive (.tar.gz or .zip): %s", archive_error_string(a)));
     else
-        rc = verify_reader(a, true, info, NULL, NULL, err);
+        rc = verify_reader(a, true, len, outfd, info, NULL, NULL, err);
     archive_read_free(a);
     return rc;
+}
+
+int pack_verify_memory(const void *buf, size_t len, pack_info *info, char **err)
+{
+    return verify_memory(buf, len, -1, info, err);
+}
+
+int pack_extract_memory(const void *buf, size_t len, int dirfd, pack_info *info, char **err)
+{
+    if (dirfd < 0)
+        return err_set(err, -EBADF, "pack_extract_memory: no directory");
+    return verify_memory(buf, len, dirfd, info, err);
 }
 
 /* ---- signing ------------------------------------------------------------ */
@@ -1169,7 +1280,7 @@ int pack_sign(const char *pack_path, const char *secret_key_path, pack_info *inf
         rc = fd;
         goto out;
     }
-    if (!(w = writer_new(fd, err))) {
+    if (!(w = writer_new(fd, is_zip(pack_path), err))) {
         rc = -EIO;
         goto out;
     }

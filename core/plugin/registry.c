@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <sys/stat.h>
 
+#include "pack/pack.h"
 #include "plugin/ffi.h"
 #include "plugin/loader.h"
 #include "plugin/registry.h"
@@ -20,6 +21,9 @@ typedef struct reg_pack {
     char *load_error;      /* why loading failed (sticky) */
     bool trusted;          /* first-party or in the trust list */
     bool reuse;            /* in sandbox.reuse: pooled workers serve several calls */
+    json_t *lock;          /* installed with `venom skill install`: its venom.lock entry, else NULL */
+    char *lock_dir;        /* ... and the pack directory the entry describes */
+    bool lock_checked;     /* its shared objects were checked against the entry */
 } reg_pack;
 
 /* A warm pool of one pack for one workdir, with the policy it runs under. */
@@ -96,14 +100,21 @@ static bool is_trusted(const registry_opts *o, const char *label, const char *na
     return false;
 }
 
-/* Read one pack directory: a manifest, or nothing (not a pack). */
-static int scan_pack(registry *r, const registry_opts *o, const char *label, const char *packdir)
+/* Read one pack directory: a manifest, or nothing (not a pack). lock is
+ * the pack's entry in its directory's venom.lock, when it was installed. */
+static int scan_pack(registry *r, const registry_opts *o, const char *label, const char *packdir, const json_t *lock)
 {
     char *path = NULL, *err = NULL;
     manifest *m = NULL;
     int rc = manifest_find(packdir, &path, &err);
     if (rc == -ENOENT) {
         rc = 0;
+        goto out;
+    }
+    /* an installed pack's manifest must be the one installed (it declares the permissions) */
+    const char *mbase = strrchr(path ? path : "", '/');
+    if (rc == 0 && lock && (rc = pack_lock_check(lock, packdir, mbase ? mbase + 1 : path, &err)) < 0) {
+        rc = add_problem(r, mem_printf("pack refused: %s", err ? err : packdir));
         goto out;
     }
     if (rc < 0 || (rc = manifest_load(path, &m, &err)) < 0) {
@@ -131,6 +142,21 @@ static int scan_pack(registry *r, const registry_opts *o, const char *label, con
     p->m = m;
     p->dir_label = label;
     p->trusted = is_trusted(o, label, m->name);
+    if (lock) {
+        /* installed: trusted only while its signer's key is trusted; an
+         * unsigned pack always runs sandboxed, whatever `trust` says */
+        const char *kid = json_string_value(json_object_get(json_object_get(lock, "signer"), "key_id"));
+        p->trusted = pack_key_trusted(kid, o->trusted_keys, o->extra_keys, o->n_extra_keys);
+        p->lock = json_deep_copy(lock);
+        p->lock_dir = mem_strdup(packdir);
+        if (!p->lock || !p->lock_dir) {
+            json_decref(p->lock);
+            mem_free(p->lock_dir);
+            mem_free(p);
+            rc = -ENOMEM;
+            goto out;
+        }
+    }
     for (size_t i = 0; i < o->n_reuse; i++)
         if (!strcmp(o->reuse[i], m->name))
             p->reuse = true;
@@ -167,6 +193,15 @@ static int scan_dir(registry *r, const registry_opts *o, size_t level)
     DIR *d = opendir(dir);
     if (!d)
         return 0; /* a missing skill directory is normal */
+    json_t *lock = NULL;
+    char *lerr = NULL;
+    if (pack_lock_read(dir, &lock, &lerr) < 0) {
+        /* fail closed: without the lock file, installed packs cannot be checked */
+        closedir(d);
+        int prc = add_problem(r, mem_printf("the packs in %s are ignored: %s", dir, lerr ? lerr : "bad lock file"));
+        mem_free(lerr);
+        return prc;
+    }
     char **names = NULL;
     size_t n = 0;
     int rc = 0;
@@ -192,9 +227,10 @@ static int scan_dir(registry *r, const registry_opts *o, size_t level)
         if (!packdir)
             rc = -ENOMEM;
         else if (stat(packdir, &st) == 0 && S_ISDIR(st.st_mode))
-            rc = scan_pack(r, o, dir, packdir);
+            rc = scan_pack(r, o, dir, packdir, json_object_get(json_object_get(lock, "packs"), names[i]));
         mem_free(packdir);
     }
+    json_decref(lock);
     for (size_t i = 0; i < n; i++)
         mem_free(names[i]);
     mem_free(names);
@@ -224,7 +260,7 @@ int registry_new(const registry_opts *o, registry **out, char **err)
             r->n_dirs++;
     }
     for (size_t i = 0; rc == 0 && i < r->n_dirs; i++)
-        rc = o->dirs_are_packs ? scan_pack(r, o, r->dirs[i], r->dirs[i]) : scan_dir(r, o, i);
+        rc = o->dirs_are_packs ? scan_pack(r, o, r->dirs[i], r->dirs[i], NULL) : scan_dir(r, o, i);
     if (rc < 0) {
         registry_free(r);
         return err_set(err, rc, "scanning skill directories: %s", strerror(-rc));
@@ -256,6 +292,8 @@ void registry_free(registry *r)
         plugin_unload(r->packs[i]->pl);
         manifest_free(r->packs[i]->m);
         mem_free(r->packs[i]->load_error);
+        json_decref(r->packs[i]->lock);
+        mem_free(r->packs[i]->lock_dir);
         mem_free(r->packs[i]);
     }
     for (size_t i = 0; i < r->n_problems; i++)
@@ -382,13 +420,48 @@ static int check_agreement(const manifest *m, const plugin *pl, char **err)
     return 0;
 }
 
+/* A shared object by its name: "x.so", "libx.so.1". */
+static bool is_shared_object(const char *rel)
+{
+    const char *base = strrchr(rel, '/');
+    base = base ? base + 1 : rel;
+    size_t n = strlen(base);
+    return (n > 3 && !strcmp(base + n - 3, ".so")) || strstr(base, ".so.") != NULL;
+}
+
+/* An installed pack: before any of its code is loaded (here or in a
+ * worker), every shared object it holds must be the one installed. The
+ * result is sticky. Caller holds r->lock. */
+static int check_installed_locked(reg_pack *p, char **err)
+{
+    if (!p->lock || p->lock_checked)
+        return p->load_error ? err_set(err, REGISTRY_E_LOAD, "%s", p->load_error) : 0;
+    p->lock_checked = true;
+    const char *rel;
+    json_t *v;
+    json_object_foreach(json_object_get(p->lock, "files"), rel, v)
+    {
+        if (!is_shared_object(rel))
+            continue;
+        int rc = pack_lock_check(p->lock, p->lock_dir, rel, err);
+        if (rc < 0) {
+            p->load_error = mem_strdup(err && *err ? *err : "modified after install");
+            return REGISTRY_E_LOAD;
+        }
+    }
+    return 0;
+}
+
 /* Caller holds r->lock. */
 static int load_pack_locked(registry *r, reg_pack *p, char **err)
 {
     if (p->pl || !p->m->library)
-        return 0;
+        return check_installed_locked(p, err);
     if (p->load_error)
         return err_set(err, REGISTRY_E_LOAD, "%s", p->load_error);
+    int crc = check_installed_locked(p, err);
+    if (crc < 0)
+        return crc;
     plugin *pl = NULL;
     int rc = plugin_load(p->m->library, p->m->name, &pl, err);
     if (rc == 0) {
@@ -539,7 +612,11 @@ out:
 static int call_sandboxed(registry *r, reg_skill *s, const json_t *args, const registry_call_opts *o,
                           registry_result *res, char **err)
 {
-    int rc = 0;
+    pthread_mutex_lock(&r->lock);
+    int rc = check_installed_locked(s->pack, err);
+    pthread_mutex_unlock(&r->lock);
+    if (rc < 0)
+        return rc;
     if (!s->ms->function) {
         rc = schema_validate(reg_skill_args_schema(s), args, "argument", err);
         if (rc < 0)

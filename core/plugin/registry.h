@@ -30,6 +30,13 @@ typedef struct registry_opts {
     const char *first_party;    /* packs found in this directory are trusted (may be NULL) */
     const char *const *trusted; /* names of further trusted packs (config `trust`) */
     size_t n_trusted;
+    /* Packs installed with `venom skill install` (in a directory's
+     * venom.lock) are trusted only when signed by one of these keys
+     * (pack_trust_list's array, and public keys from config trusted_keys),
+     * and their manifest and shared objects must match the lock file. */
+    const json_t *trusted_keys;
+    const char *const *extra_keys;
+    size_t n_extra_keys;
     bool in_worker;             /* inside a sandboxed worker: run everything in-process */
     bool dirs_are_packs;        /* each of dirs is one pack directory, not a directory of packs */
     /* Sandboxed calls (docs/sandbox.md, "The warm pool"): with pool_warm > 0

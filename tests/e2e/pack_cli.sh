@@ -72,7 +72,7 @@ venom pack verify resigned.tar.gz --json; expect_rc 0; expect_json 'd["version"]
 
 # not a pack
 echo "hello" >notapack.tar.gz
-venom pack verify notapack.tar.gz; expect_rc 1; expect_err "not a readable .tar.gz"
+venom pack verify notapack.tar.gz; expect_rc 1; expect_err "not a readable pack archive"
 venom pack verify missing.tar.gz;  expect_rc 1; expect_err "missing.tar.gz"
 
 # a dir with a symlink does not build
