@@ -25,9 +25,7 @@ static int fail(cli *c, int rc, char *err, const char *what)
 {
     cli_error(c, "%s", err ? err : what);
     mem_free(err);
-    if (rc == -ENOMEM)
-        return CLI_EXIT_INTERNAL;
-    return rc == -EPERM && err == NULL ? CLI_EXIT_SANDBOX : CLI_EXIT_FAILED;
+    return rc == -ENOMEM ? CLI_EXIT_INTERNAL : CLI_EXIT_FAILED;
 }
 
 /* Where packs go: $VENOM_HOME/skills, or ./.venom/skills with --project. */

@@ -8,6 +8,7 @@
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
@@ -37,5 +38,33 @@ int ts_venom(ts_proc *p, const char *venom_home, const char *cwd, ...);
 void ts_proc_release(ts_proc *p);
 /* $VENOM_FIXTURES/<name>: the directory of a built fixture plugin pack. */
 char *ts_fixture(const char *name);
+
+/* ---- Archives (tarr.c): a .tar.gz in memory, entry by entry, to tamper with */
+
+typedef struct ts_tent {
+    char *path;
+    int type, perm;
+    char *data;
+    size_t len;
+    char *link; /* symlink target / hardlink target */
+    bool hard;
+    int64_t size; /* >= 0: declared size without data */
+} ts_tent;
+
+typedef struct ts_tarr {
+    ts_tent v[64];
+    size_t n;
+} ts_tarr;
+
+/* Read the entries of a .tar.gz (at most 64). */
+void ts_tarr_load(const char *path, ts_tarr *t);
+void ts_tarr_release(ts_tarr *t);
+/* The entry at path (fails the test when there is none). */
+ts_tent *ts_tarr_find(ts_tarr *t, const char *path);
+/* Append an entry of type AE_IF* with data (may be NULL), mode 0644. */
+ts_tent *ts_tarr_add(ts_tarr *t, const char *path, int type, const char *data);
+void ts_tarr_remove(ts_tarr *t, const char *path);
+/* The entries as a .tar.gz (malloc'd; at most 4 MiB compressed). */
+unsigned char *ts_tarr_emit(const ts_tarr *t, size_t *len);
 
 #endif

@@ -114,118 +114,11 @@ static char *keygen(const char *name, char **pub)
     return k;
 }
 
-/* An archive in memory, entry by entry, to tamper with. */
-typedef struct tent {
-    char *path;
-    int type, perm;
-    char *data;
-    size_t len;
-    char *link; /* symlink target / hardlink target */
-    bool hard;
-    int64_t size; /* >= 0: declared size without data */
-} tent;
-
-typedef struct tarr {
-    tent v[64];
-    size_t n;
-} tarr;
-
-static void tarr_load(const char *path, tarr *t)
-{
-    struct archive *a = archive_read_new();
-    archive_read_support_filter_gzip(a);
-    archive_read_support_format_tar(a);
-    assert_int_equal(archive_read_open_filename(a, path, 65536), ARCHIVE_OK);
-    struct archive_entry *e;
-    t->n = 0;
-    while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
-        assert_true(t->n < 64);
-        tent *x = &t->v[t->n++];
-        *x = (tent){.path = strdup(archive_entry_pathname(e)), .type = (int)archive_entry_filetype(e),
-                    .perm = (int)archive_entry_perm(e), .size = -1};
-        x->len = (size_t)archive_entry_size(e);
-        x->data = malloc(x->len + 1);
-        assert_non_null(x->data);
-        assert_int_equal(archive_read_data(a, x->data, x->len + 1), (la_ssize_t)x->len);
-        x->data[x->len] = '\0';
-    }
-    archive_read_free(a);
-}
-
-static void tarr_release(tarr *t)
-{
-    for (size_t i = 0; i < t->n; i++) {
-        free(t->v[i].path);
-        free(t->v[i].data);
-        free(t->v[i].link);
-    }
-    t->n = 0;
-}
-
-static tent *tarr_find(tarr *t, const char *path)
-{
-    for (size_t i = 0; i < t->n; i++)
-        if (!strcmp(t->v[i].path, path))
-            return &t->v[i];
-    fail_msg("no entry %s", path);
-    return NULL;
-}
-
-static tent *tarr_add(tarr *t, const char *path, int type, const char *data)
-{
-    assert_true(t->n < 64);
-    tent *x = &t->v[t->n++];
-    *x = (tent){.path = strdup(path), .type = type, .perm = 0644, .data = strdup(data ? data : ""),
-                .len = data ? strlen(data) : 0, .size = -1};
-    return x;
-}
-
-static void tarr_remove(tarr *t, const char *path)
-{
-    tent *x = tarr_find(t, path);
-    free(x->path);
-    free(x->data);
-    free(x->link);
-    memmove(x, x + 1, (size_t)(&t->v[t->n] - (x + 1)) * sizeof *x);
-    t->n--;
-}
-
-static unsigned char *tarr_emit(const tarr *t, size_t *len)
-{
-    size_t cap = 4u << 20;
-    unsigned char *buf = malloc(cap);
-    assert_non_null(buf);
-    struct archive *a = archive_write_new();
-    assert_int_equal(archive_write_set_format_pax_restricted(a), ARCHIVE_OK);
-    assert_int_equal(archive_write_add_filter_gzip(a), ARCHIVE_OK);
-    assert_int_equal(archive_write_open_memory(a, buf, cap, len), ARCHIVE_OK);
-    for (size_t i = 0; i < t->n; i++) {
-        const tent *x = &t->v[i];
-        struct archive_entry *e = archive_entry_new();
-        archive_entry_set_pathname(e, x->path);
-        archive_entry_set_filetype(e, (unsigned)x->type);
-        archive_entry_set_perm(e, (mode_t)x->perm);
-        if (x->link && x->hard)
-            archive_entry_set_hardlink(e, x->link);
-        else if (x->link)
-            archive_entry_set_symlink(e, x->link);
-        bool data = x->type == AE_IFREG && !x->link;
-        archive_entry_set_size(e, x->size >= 0 ? x->size : data ? (la_int64_t)x->len : 0);
-        assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
-        if (data && x->size < 0 && x->len)
-            assert_int_equal(archive_write_data(a, x->data, x->len), (la_ssize_t)x->len);
-        archive_entry_free(e);
-    }
-    assert_int_equal(archive_write_close(a), ARCHIVE_OK);
-    archive_write_free(a);
-    return buf;
-}
-
 /* The tampered archive t must fail to verify, with a one-line message holding each of the words. */
-static void expect_bad(const tarr *t, int want_rc, const char *w1, const char *w2)
+static void expect_bad(const ts_tarr *t, int want_rc, const char *w1, const char *w2)
 {
     size_t len = 0;
-    unsigned char *buf = tarr_emit(t, &len);
+    unsigned char *buf = ts_tarr_emit(t, &len);
     char *err = NULL;
     pack_info pi = {0};
     int rc = pack_verify_memory(buf, len, &pi, &err);
@@ -241,10 +134,10 @@ static void expect_bad(const tarr *t, int want_rc, const char *w1, const char *w
     free(buf);
 }
 
-static void expect_good(const tarr *t, pack_info *pi)
+static void expect_good(const ts_tarr *t, pack_info *pi)
 {
     size_t len = 0;
-    unsigned char *buf = tarr_emit(t, &len);
+    unsigned char *buf = ts_tarr_emit(t, &len);
     char *err = NULL;
     int rc = pack_verify_memory(buf, len, pi, &err);
     if (rc < 0)
@@ -268,8 +161,8 @@ static void test_build_deterministic(void **state)
     assert_int_equal(ba[1], 0x8b);
     assert_int_equal(ba[4] | ba[5] | ba[6] | ba[7], 0);
 
-    tarr t;
-    tarr_load(a, &t);
+    ts_tarr t;
+    ts_tarr_load(a, &t);
     const char *order[] = {"demo/CONTENTS.json", "demo/README.md", "demo/data/empty", "demo/data/words.txt",
                            "demo/demo.so", "demo/venom.json"};
     assert_int_equal(t.n, ARRAY_SIZE(order));
@@ -317,7 +210,7 @@ static void test_build_deterministic(void **state)
     unsigned char *bc = slurp(c, &lc);
     assert_true(lc != la || memcmp(ba, bc, la) != 0);
 
-    tarr_release(&t);
+    ts_tarr_release(&t);
     free(ba);
     free(bb);
     free(bc);
@@ -445,13 +338,13 @@ static void test_sign_verify(void **state)
     assert_int_equal(pack_sign(p, kb, &pi, &err), 0);
     assert_string_equal(pi.key_id, idb);
     pack_info_release(&pi);
-    tarr t;
-    tarr_load(p, &t);
+    ts_tarr t;
+    ts_tarr_load(p, &t);
     size_t sigs = 0;
     for (size_t i = 0; i < t.n; i++)
         sigs += !strcmp(t.v[i].path, "demo/SIGNATURE.json");
     assert_int_equal(sigs, 1);
-    tarr_release(&t);
+    ts_tarr_release(&t);
 
     /* a secret key others can read is refused */
     assert_int_equal(chmod(ka, 0644), 0);
@@ -483,58 +376,58 @@ static void test_tampered(void **state)
 {
     (void)state;
     char *p = build("p.tar.gz");
-    tarr t;
+    ts_tarr t;
     pack_info pi = {0};
 
     /* the harness itself: re-emitting the entries unchanged still verifies */
-    tarr_load(p, &t);
+    ts_tarr_load(p, &t);
     expect_good(&t, &pi);
     assert_string_equal(pi.name, "demo");
     pack_info_release(&pi);
-    tarr_release(&t);
+    ts_tarr_release(&t);
 
 #define CASE(mutate, rc, w1, w2)                                                                                   \
     do {                                                                                                           \
-        tarr_load(p, &t);                                                                                          \
+        ts_tarr_load(p, &t);                                                                                          \
         mutate;                                                                                                    \
         expect_bad(&t, rc, w1, w2);                                                                                \
-        tarr_release(&t);                                                                                          \
+        ts_tarr_release(&t);                                                                                          \
     } while (0)
 
-    CASE(tarr_find(&t, "demo/data/words.txt")->data[3] ^= 1, -EINVAL, "demo/data/words.txt", "SHA-256");
-    CASE(tarr_find(&t, "demo/demo.so")->data[5000] ^= 0x40, -EINVAL, "demo/demo.so", "SHA-256");
-    CASE(tarr_find(&t, "demo/README.md")->len--, -EINVAL, "demo/README.md", "bytes");
-    CASE(tarr_add(&t, "demo/extra.txt", AE_IFREG, "x"), -EINVAL, "demo/extra.txt", "not listed");
-    CASE(tarr_remove(&t, "demo/README.md"), -EINVAL, "demo/README.md", "missing");
-    CASE(tarr_remove(&t, "demo/CONTENTS.json"), -EINVAL, "demo/CONTENTS.json", "no ");
-    CASE(tarr_add(&t, "demo/../evil", AE_IFREG, "x"), -EINVAL, "demo/../evil", "unsafe path");
-    CASE(tarr_add(&t, "../evil", AE_IFREG, "x"), -EINVAL, "../evil", "unsafe path");
-    CASE(tarr_add(&t, "demo/./x", AE_IFREG, "x"), -EINVAL, "demo/./x", "unsafe path");
-    CASE(tarr_add(&t, "/etc/cron.d/evil", AE_IFREG, "x"), -EINVAL, "/etc/cron.d/evil", "absolute");
-    CASE(tarr_add(&t, "other/x", AE_IFREG, "x"), -EINVAL, "other/x", "top directory");
-    CASE(tarr_add(&t, "toplevel.txt", AE_IFREG, "x"), -EINVAL, "toplevel.txt", NULL);
-    CASE(tarr_add(&t, "demo/link", AE_IFLNK, NULL)->link = strdup("/etc/passwd"), -EINVAL, "demo/link",
+    CASE(ts_tarr_find(&t, "demo/data/words.txt")->data[3] ^= 1, -EINVAL, "demo/data/words.txt", "SHA-256");
+    CASE(ts_tarr_find(&t, "demo/demo.so")->data[5000] ^= 0x40, -EINVAL, "demo/demo.so", "SHA-256");
+    CASE(ts_tarr_find(&t, "demo/README.md")->len--, -EINVAL, "demo/README.md", "bytes");
+    CASE(ts_tarr_add(&t, "demo/extra.txt", AE_IFREG, "x"), -EINVAL, "demo/extra.txt", "not listed");
+    CASE(ts_tarr_remove(&t, "demo/README.md"), -EINVAL, "demo/README.md", "missing");
+    CASE(ts_tarr_remove(&t, "demo/CONTENTS.json"), -EINVAL, "demo/CONTENTS.json", "no ");
+    CASE(ts_tarr_add(&t, "demo/../evil", AE_IFREG, "x"), -EINVAL, "demo/../evil", "unsafe path");
+    CASE(ts_tarr_add(&t, "../evil", AE_IFREG, "x"), -EINVAL, "../evil", "unsafe path");
+    CASE(ts_tarr_add(&t, "demo/./x", AE_IFREG, "x"), -EINVAL, "demo/./x", "unsafe path");
+    CASE(ts_tarr_add(&t, "/etc/cron.d/evil", AE_IFREG, "x"), -EINVAL, "/etc/cron.d/evil", "absolute");
+    CASE(ts_tarr_add(&t, "other/x", AE_IFREG, "x"), -EINVAL, "other/x", "top directory");
+    CASE(ts_tarr_add(&t, "toplevel.txt", AE_IFREG, "x"), -EINVAL, "toplevel.txt", NULL);
+    CASE(ts_tarr_add(&t, "demo/link", AE_IFLNK, NULL)->link = strdup("/etc/passwd"), -EINVAL, "demo/link",
          "symbolic link (to '/etc/passwd')");
-    CASE((tarr_add(&t, "demo/hl", AE_IFREG, NULL)->link = strdup("demo/README.md"), t.v[t.n - 1].hard = true),
+    CASE((ts_tarr_add(&t, "demo/hl", AE_IFREG, NULL)->link = strdup("demo/README.md"), t.v[t.n - 1].hard = true),
          -EINVAL, "demo/hl", "hard link");
-    CASE(tarr_add(&t, "demo/fifo", AE_IFIFO, NULL), -EINVAL, "demo/fifo", "FIFO");
-    CASE(tarr_add(&t, "demo/dev", AE_IFCHR, NULL), -EINVAL, "demo/dev", "character device");
-    CASE(tarr_find(&t, "demo/demo.so")->perm = 04755, -EINVAL, "demo/demo.so", "setuid");
-    CASE(tarr_add(&t, "demo/README.md", AE_IFREG, "# demo\n"), -EINVAL, "demo/README.md", "twice");
-    CASE(tarr_add(&t, "demo/big", AE_IFREG, NULL)->size = (int64_t)PACK_MAX_FILE_SIZE + 1, -E2BIG, "demo/big",
+    CASE(ts_tarr_add(&t, "demo/fifo", AE_IFIFO, NULL), -EINVAL, "demo/fifo", "FIFO");
+    CASE(ts_tarr_add(&t, "demo/dev", AE_IFCHR, NULL), -EINVAL, "demo/dev", "character device");
+    CASE(ts_tarr_find(&t, "demo/demo.so")->perm = 04755, -EINVAL, "demo/demo.so", "setuid");
+    CASE(ts_tarr_add(&t, "demo/README.md", AE_IFREG, "# demo\n"), -EINVAL, "demo/README.md", "twice");
+    CASE(ts_tarr_add(&t, "demo/big", AE_IFREG, NULL)->size = (int64_t)PACK_MAX_FILE_SIZE + 1, -E2BIG, "demo/big",
          "64 MiB");
-    CASE((free(tarr_find(&t, "demo/CONTENTS.json")->data), tarr_find(&t, "demo/CONTENTS.json")->data = strdup("{"),
-          tarr_find(&t, "demo/CONTENTS.json")->len = 1),
+    CASE((free(ts_tarr_find(&t, "demo/CONTENTS.json")->data), ts_tarr_find(&t, "demo/CONTENTS.json")->data = strdup("{"),
+          ts_tarr_find(&t, "demo/CONTENTS.json")->len = 1),
          -EINVAL, "demo/CONTENTS.json", "not valid JSON");
 #undef CASE
 
     /* directory entries are fine */
-    tarr_load(p, &t);
-    tarr_add(&t, "demo/", AE_IFDIR, NULL)->perm = 0755;
-    tarr_add(&t, "demo/data/", AE_IFDIR, NULL)->perm = 0755;
+    ts_tarr_load(p, &t);
+    ts_tarr_add(&t, "demo/", AE_IFDIR, NULL)->perm = 0755;
+    ts_tarr_add(&t, "demo/data/", AE_IFDIR, NULL)->perm = 0755;
     expect_good(&t, &pi);
     pack_info_release(&pi);
-    tarr_release(&t);
+    ts_tarr_release(&t);
 
     /* not an archive at all */
     char *err = NULL;
@@ -581,20 +474,20 @@ static void test_forged_signatures(void **state)
     char *ka = keygen("a.key", &pa);
     char *p = build("p.tar.gz");
     assert_int_equal(pack_sign(p, ka, NULL, &err), 0);
-    tarr t;
+    ts_tarr t;
 
     /* CONTENTS.json edited after signing (hashes still right: only the version changed) */
-    tarr_load(p, &t);
-    tent *c = tarr_find(&t, "demo/CONTENTS.json");
+    ts_tarr_load(p, &t);
+    ts_tent *c = ts_tarr_find(&t, "demo/CONTENTS.json");
     char *v = strstr(c->data, "0.3.1");
     assert_non_null(v);
     v[4] = '2';
     expect_bad(&t, -EINVAL, "demo/SIGNATURE.json", "does not match CONTENTS.json");
-    tarr_release(&t);
+    ts_tarr_release(&t);
 
     /* a signature by another key, claiming key a */
-    tarr_load(p, &t);
-    c = tarr_find(&t, "demo/CONTENTS.json");
+    ts_tarr_load(p, &t);
+    c = ts_tarr_find(&t, "demo/CONTENTS.json");
     unsigned char pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES], sig[crypto_sign_BYTES];
     crypto_sign_keypair(pk, sk);
     crypto_sign_detached(sig, NULL, (const unsigned char *)c->data, c->len, sk);
@@ -602,7 +495,7 @@ static void test_forged_signatures(void **state)
     sodium_bin2base64(sig64, sizeof sig64, sig, sizeof sig, sodium_base64_VARIANT_ORIGINAL);
     char ida[17];
     assert_int_equal(pack_key_id(pa, ida, NULL), 0);
-    tent *s = tarr_find(&t, "demo/SIGNATURE.json");
+    ts_tent *s = ts_tarr_find(&t, "demo/SIGNATURE.json");
     free(s->data);
     s->data = mem_printf("{\"alg\":\"ed25519\",\"key\":\"%s\",\"key_id\":\"%s\",\"sig\":\"%s\"}", pa, ida, sig64);
     s->len = strlen(s->data);
@@ -610,25 +503,25 @@ static void test_forged_signatures(void **state)
     mem_free(s->data);
     s->data = keep;
     expect_bad(&t, -EINVAL, "demo/SIGNATURE.json", ida);
-    tarr_release(&t);
+    ts_tarr_release(&t);
 
     /* a key_id that is not the key's */
-    tarr_load(p, &t);
-    s = tarr_find(&t, "demo/SIGNATURE.json");
+    ts_tarr_load(p, &t);
+    s = ts_tarr_find(&t, "demo/SIGNATURE.json");
     char *kid = strstr(s->data, ida);
     assert_non_null(kid);
     kid[0] = kid[0] == '0' ? '1' : '0';
     expect_bad(&t, -EINVAL, "demo/SIGNATURE.json", "key_id");
-    tarr_release(&t);
+    ts_tarr_release(&t);
 
     /* an unknown algorithm */
-    tarr_load(p, &t);
-    s = tarr_find(&t, "demo/SIGNATURE.json");
+    ts_tarr_load(p, &t);
+    s = ts_tarr_find(&t, "demo/SIGNATURE.json");
     char *alg = strstr(s->data, "ed25519\"");
     assert_non_null(alg);
     alg[0] = 'E';
     expect_bad(&t, -EINVAL, "demo/SIGNATURE.json", "unknown algorithm");
-    tarr_release(&t);
+    ts_tarr_release(&t);
 
     /* the signed pack as written verifies */
     pack_info pi = {0};
