@@ -825,9 +825,20 @@ int pack_install(const pack_install_opts *o, pack_installed *out, char **err)
     json_t *lock = NULL, *files = NULL;
     int guard = -1, dfd = -1;
     bool keep_tmp = false;
-    int rc = pack_fetch(o->source, &buf, &len, &source, err);
-    if (rc < 0)
+    int rc = 0;
+    if (o->data) {
+        buf = mem_alloc(o->data_len + 1);
+        source = mem_strdup(o->source ? o->source : "(memory)");
+        if (!buf || !source) {
+            mem_free(buf);
+            mem_free(source);
+            return err_set(err, -ENOMEM, "out of memory");
+        }
+        memcpy(buf, o->data, o->data_len);
+        len = o->data_len;
+    } else if ((rc = pack_fetch(o->source, &buf, &len, &source, err)) < 0) {
         return rc;
+    }
     if ((rc = mkdir_p(o->skills_dir, 0755, err)) < 0 || (rc = guard = lock_dir(o->skills_dir, err)) < 0)
         goto out;
     if ((rc = pack_lock_read(o->skills_dir, &lock, err)) < 0)

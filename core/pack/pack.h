@@ -136,6 +136,8 @@ typedef struct pack_plan {
 
 typedef struct pack_install_opts {
     const char *source;          /* path, file:// or http(s):// URL */
+    const void *data;            /* or the archive itself (source then only names it in the lock file) */
+    size_t data_len;
     const char *skills_dir;      /* where packs are installed (created if missing) */
     const json_t *trusted_keys;  /* pack_trust_list's array (may be NULL) */
     const char *const *extra_keys; /* further trusted public keys (config trusted_keys) */
