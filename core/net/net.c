@@ -546,6 +546,11 @@ static CURLcode attempt_run(net_tls *t, attempt *a, struct curl_slist *hdrs, cha
     curl_easy_setopt(e, CURLOPT_SHARE, g_share);
     curl_easy_setopt(e, CURLOPT_URL, rq->url);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (rq->follow_redirects) {
+        curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+        curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
+        curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    }
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);

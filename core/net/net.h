@@ -71,6 +71,7 @@ typedef struct net_request {
     void *user;
     net_opts opts;             /* 0 fields take the defaults */
     atomic_int *cancel;        /* may be NULL */
+    bool follow_redirects;     /* follow up to 5 redirects (http/https only) */
 } net_request;
 
 typedef struct net_response {

@@ -221,7 +221,7 @@ static int read_small(const char *path, size_t cap, char **out, size_t *len, cha
 
 static int fetch_url(const char *url, char **buf, size_t *len, char **err)
 {
-    net_request rq = {.method = "GET", .url = url, .kind = NET_BODY_WHOLE};
+    net_request rq = {.method = "GET", .url = url, .kind = NET_BODY_WHOLE, .follow_redirects = true};
     rq.opts.max_body = PACK_MAX_ARCHIVE;
     rq.opts.retries = 2;
     net_response rs = {0};

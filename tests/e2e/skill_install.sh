@@ -63,19 +63,34 @@ venom skill verify --json;       expect_rc 1; expect_json 'not d["ok"] and "good
 venom skill install good-1.0.0.tar.gz; expect_rc 0; expect_out "installed good 1.0.0"
 venom skill run good.echo n=1 --json; expect_rc 0; expect_json 'd["result"]=={"n":1}'
 
-# over http from a server on 127.0.0.1; a 404 is a clear error
-python3 -m http.server 0 --bind 127.0.0.1 --directory "$E2E_TMP" >"$E2E_TMP/http.log" 2>&1 &
+# over http from a server on 127.0.0.1 (through a redirect too); a 404 is a clear error
+cat >"$E2E_TMP/serve.py" <<'EOF'
+import http.server, os, sys
+class H(http.server.SimpleHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/latest":
+            self.send_response(302); self.send_header("Location", "/good-1.0.0.tar.gz"); self.end_headers(); return
+        super().do_GET()
+    def log_message(self, *a): pass
+os.chdir(sys.argv[1])
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+print("port", s.server_port, flush=True)
+s.serve_forever()
+EOF
+python3 "$E2E_TMP/serve.py" "$E2E_TMP" >"$E2E_TMP/http.log" 2>&1 &
 HTTP_PID=$!
 trap 'kill $HTTP_PID 2>/dev/null || true; rm -rf "$E2E_TMP"' EXIT
 PORT=
 for _ in $(seq 50); do
-  PORT=$(sed -n 's/.*port \([0-9]*\).*/\1/p' "$E2E_TMP/http.log" | head -1)
+  PORT=$(sed -n 's/^port \([0-9]*\)$/\1/p' "$E2E_TMP/http.log" | head -1)
   [ -n "$PORT" ] && break
   sleep 0.1
 done
 venom skill remove good;         expect_rc 0; expect_out "removed good 1.0.0"
 venom skill install "http://127.0.0.1:$PORT/good-1.0.0.tar.gz"; expect_rc 0; expect_out "installed good 1.0.0"
 venom skill install "http://127.0.0.1:$PORT/nope.tar.gz"; expect_rc 1; expect_err "HTTP 404"
+venom skill remove good;         expect_rc 0
+venom skill install "http://127.0.0.1:$PORT/latest"; expect_rc 0; expect_out "installed good 1.0.0"
 kill $HTTP_PID 2>/dev/null || true
 
 # remove, twice; a directory venom did not install is left alone
