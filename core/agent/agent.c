@@ -8,6 +8,7 @@
 #include "agent/provider.h"
 #include "plugin/manifest.h"
 #include "plugin/registry.h"
+#include "plugin/skillmd.h"
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/err.h"
@@ -50,9 +51,18 @@ void agent_tool_name(const char *skill, char *b, size_t n)
     b[k] = '\0';
 }
 
+/* A pack's SKILL.md: its description goes into the system prompt, its body
+ * to the model with the first result of one of the pack's tools. */
+typedef struct packdoc {
+    const manifest *m;
+    skillmd *sk;
+    atomic_bool shown;
+} packdoc;
+
 typedef struct tool {
     char name[160];
     const reg_skill *skill;
+    packdoc *doc; /* its pack's SKILL.md, or NULL */
 } tool;
 
 typedef struct run {
@@ -67,6 +77,8 @@ typedef struct run {
     atomic_int *cancel;
     tool *tools;
     size_t n_tools;
+    packdoc *docs;        /* one per pack with a SKILL.md among the tools */
+    size_t n_docs;
     json_t *tool_defs;
     json_t *usage;        /* totals */
     double cost;
@@ -138,10 +150,53 @@ static bool allowed(const agent_opts *o, const char *full)
     return false;
 }
 
+/* The SKILL.md of pack m (read once per run), or NULL when it has none. One
+ * that cannot be read is left out with a note (build and install check it). */
+static packdoc *pack_doc(run *r, const manifest *m)
+{
+    for (size_t i = 0; i < r->n_docs; i++)
+        if (r->docs[i].m == m)
+            return r->docs[i].sk ? &r->docs[i] : NULL;
+    packdoc *d = &r->docs[r->n_docs++]; /* docs has room for one per tool */
+    *d = (packdoc){.m = m};
+    atomic_init(&d->shown, false);
+    char *e = NULL;
+    int rc = skillmd_load(m->dir, m->name, &d->sk, &e);
+    if (rc < 0 && rc != -ENOENT)
+        step_note(r, "pack %s: its SKILL.md is ignored: %s", m->name, e ? e : "unreadable");
+    mem_free(e);
+    return d->sk ? d : NULL;
+}
+
+/* The system prompt: the given (or built-in) one, then the index of the
+ * packs with instructions. mem_alloc'd. */
+static char *system_prompt(const run *r)
+{
+    const char *sys = r->o->system && *r->o->system ? r->o->system : default_system;
+    buf b = {0};
+    bool ok = buf_puts(&b, sys) == 0;
+    bool head = false;
+    for (size_t i = 0; ok && i < r->n_docs; i++) {
+        if (!r->docs[i].sk)
+            continue;
+        if (!head)
+            ok = buf_puts(&b, "\n\nSkill packs (the instructions of a pack come with the first result of one of "
+                              "its tools):") == 0;
+        head = true;
+        ok = ok && buf_printf(&b, "\n- %s: %s", r->docs[i].m->name, r->docs[i].sk->description) == 0;
+    }
+    char *s = ok ? buf_detach(&b) : NULL;
+    buf_release(&b);
+    return s;
+}
+
 static int build_tools(run *r, char **err)
 {
     size_t n = registry_skill_count(r->reg);
     r->tools = mem_calloc(n ? n : 1, sizeof *r->tools);
+    r->docs = mem_calloc(n ? n : 1, sizeof *r->docs);
+    if (!r->docs)
+        return err_set(err, -ENOMEM, "out of memory");
     r->tool_defs = json_array();
     if (!r->tools || !r->tool_defs)
         return err_set(err, -ENOMEM, "out of memory");
@@ -166,6 +221,7 @@ static int build_tools(run *r, char **err)
         if (clash)
             continue; /* "a_.b" vs "a.__b": both map to one name; the first (sorted) wins */
         t->skill = s;
+        t->doc = pack_doc(r, reg_skill_manifest(s));
         const manifest_skill *ms = reg_skill_entry(s);
         json_t *def = json_pack("{s:s, s:s, s:O}", "name", t->name, "description",
                                 ms->description ? ms->description : "", "parameters", reg_skill_args_schema(s));
@@ -251,6 +307,7 @@ static void *tcall_run(void *arg)
                            c->t ? reg_skill_name(c->t->skill) : (c->name ? c->name : ""), "ok", error == NULL,
                            "duration_ms", ms);
     char *content = NULL;
+    bool error_content_owned = false; /* content is mem_alloc'd even on success */
     if (error) {
         json_object_set_new(ev, "error", json_string(error));
         content = mem_strdup(error);
@@ -258,13 +315,25 @@ static void *tcall_run(void *arg)
         json_object_set(ev, "result", value);
         content = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
     }
+    packdoc *d = c->t ? c->t->doc : NULL;
+    if (d && content && !atomic_exchange(&d->shown, true)) {
+        /* the pack is activated: its instructions, once per run */
+        char *with = mem_printf("%s\n\n<skill-instructions pack=\"%s\">\n%s\n</skill-instructions>", content,
+                                d->m->name, d->sk->body);
+        if (with) {
+            error ? mem_free(content) : free(content);
+            content = with;
+            error_content_owned = true;
+            json_object_set_new(ev, "instructions", json_string(d->m->name));
+        }
+    }
     emit(r, "tool.result", ev);
     if (c->rc == REGISTRY_E_SANDBOX && error)
         c->sandbox_err = mem_strdup(error);
     c->message = json_pack("{s:s, s:s, s:s, s:s, s:b}", "role", "tool", "tool_call_id", c->id, "name",
                            c->name ? c->name : "", "content", content ? content : "", "is_error", error != NULL);
     if (content)
-        error ? mem_free(content) : free(content);
+        error || error_content_owned ? mem_free(content) : free(content);
     mem_free(error);
     json_decref(value);
     return NULL;
@@ -607,9 +676,11 @@ int agent_run(registry *reg, provider *prov, store *st, const agent_opts *o, con
                    "skills", names, "tools", r.tool_defs, "limits", "max_steps",
                    o->max_steps ? o->max_steps : DEFAULT_STEPS, "max_cost", o->max_cost, "timeout_ms",
                    o->timeout_ms));
-    const char *sys = o->system && *o->system ? o->system : default_system;
-    msgs = json_pack("[{s:s, s:s}, {s:s, s:s}]", "role", "system", "content", sys, "role", "user", "content",
-                     o->goal);
+    char *sys = system_prompt(&r);
+    msgs = sys ? json_pack("[{s:s, s:s}, {s:s, s:s}]", "role", "system", "content", sys, "role", "user", "content",
+                           o->goal)
+               : NULL;
+    mem_free(sys);
     watchdog w;
     bool wd = o->timeout_ms && watchdog_start(&w, o->timeout_ms, r.cancel);
     if (msgs && r.usage && r.append_rc == 0)
@@ -641,6 +712,9 @@ out:
     json_decref(r.tool_defs);
     json_decref(r.usage);
     mem_free(r.tools);
+    for (size_t i = 0; i < r.n_docs; i++)
+        skillmd_free(r.docs[i].sk);
+    mem_free(r.docs);
     pthread_mutex_destroy(&r.lock);
     return rc;
 }

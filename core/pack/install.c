@@ -31,6 +31,7 @@
 #include "net/net.h"
 #include "pack/pack.h"
 #include "plugin/manifest.h"
+#include "plugin/skillmd.h"
 #include "util/err.h"
 
 #define LOCK_FORMAT 1
@@ -879,6 +880,13 @@ int pack_install(const pack_install_opts *o, pack_installed *out, char **err)
         err_prefix(err, rc, "invalid pack %s", source);
         goto out;
     }
+    skillmd *sk = NULL;
+    if ((rc = skillmd_load(tmp, m->name, &sk, err)) < 0 && rc != -ENOENT) {
+        err_prefix(err, rc, "invalid pack %s", source);
+        goto out;
+    }
+    skillmd_free(sk);
+    rc = 0;
     if (strcmp(m->name, pi.name) != 0 || strcmp(m->version, pi.version) != 0) {
         rc = err_set(err, -EINVAL, "invalid pack %s: its manifest says %s %s but its content manifest says %s %s; "
                      "rebuild it with 'venom pack build'", source, m->name, m->version, pi.name, pi.version);

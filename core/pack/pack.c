@@ -15,6 +15,7 @@
 
 #include "pack/pack.h"
 #include "plugin/manifest.h"
+#include "plugin/skillmd.h"
 #include "util/err.h"
 
 #define CHUNK 65536
@@ -268,6 +269,11 @@ static int collect(const char *dir, char **name, char **version, flist *fl, char
         goto out;
     if ((rc = manifest_load(mpath, &m, err)) < 0)
         goto out;
+    skillmd *sk = NULL;
+    if ((rc = skillmd_load(dir, m->name, &sk, err)) < 0 && rc != -ENOENT)
+        goto out;
+    skillmd_free(sk);
+    rc = 0;
     *name = mem_strdup(m->name);
     *version = mem_strdup(m->version);
     if (!*name || !*version) {
