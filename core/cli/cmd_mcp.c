@@ -3,6 +3,7 @@
  */
 #include "util/common.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -402,11 +403,23 @@ static int mcp_serve_cmd(cli *c, int argc, char **argv)
     }
     char *err = NULL;
     mcp_serve *sv = NULL;
+    /* stdout carries only protocol lines: fd 1 points at stderr while
+     * skills run, the protocol goes to a private copy of it. */
+    fflush(c->out);
+    int proto = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+    if (proto < 0 || dup2(STDERR_FILENO, STDOUT_FILENO) < 0) {
+        cli_error(c, "mcp serve: cannot set up stdout: %s", strerror(errno));
+        ex = CLI_EXIT_INTERNAL;
+        goto out;
+    }
     if (mcp_serve_new(r, (const char *const *)skills, n_skills, workdir ? workdir : c->cfg->workdir, &sv, &err) < 0 ||
-        mcp_serve_run(sv, STDIN_FILENO, STDOUT_FILENO, &err) < 0) {
+        mcp_serve_run(sv, STDIN_FILENO, proto, &err) < 0) {
         cli_error(c, "mcp serve: %s", err ? err : "failed");
         ex = CLI_EXIT_USAGE;
     }
+    fflush(stdout);
+    (void)dup2(proto, STDOUT_FILENO);
+    close(proto);
     mem_free(err);
     mcp_serve_free(sv);
 out:
