@@ -39,6 +39,7 @@ typedef struct cli {
 int cmd_skill(cli *c, int argc, char **argv);
 int cmd_doctor(cli *c, int argc, char **argv);
 int cmd_help(cli *c, int argc, char **argv);
+int cmd_mcp(cli *c, int argc, char **argv);
 int cmd_pack(cli *c, int argc, char **argv);
 int cmd_run(cli *c, int argc, char **argv);
 int cmd_runs(cli *c, int argc, char **argv);

@@ -78,6 +78,25 @@ static const help_entry entries[] = {
      "  list    the trusted keys, with their ids (also config trusted_keys)\n"
      "  remove  stop trusting a key: packs it signed run sandboxed from now on\n"
      "Kept in $VENOM_HOME/trusted-keys.json.\n"},
+    {"mcp", "MCP servers as skills (NAME.tool), and venom's skills as an MCP server",
+     "usage: venom mcp add NAME [--env K=V]... [--allow-path P[:rw]]... [--network] [--timeout S] -- CMD ARGS...\n"
+     "       venom mcp list [--json]\n"
+     "       venom mcp tools NAME [--json]\n"
+     "       venom mcp refresh NAME\n"
+     "       venom mcp remove NAME\n"
+     "       venom mcp serve [--skills LIST] [--workdir DIR]\n"
+     "\n"
+     "  add      start the stdio server once in the sandbox, list its tools, register it\n"
+     "           ($VENOM_HOME/mcp.json); its tools become skills NAME.tool\n"
+     "  --env K=V          an environment variable of the server (else only PATH, HOME)\n"
+     "  --allow-path P     a path the server may read (P:rw: read and write)\n"
+     "  --network          let the server use the network (default: none)\n"
+     "  --timeout S        seconds to wait for each answer (default 30)\n"
+     "  list     the registered servers; tools: a server's cached tools\n"
+     "  refresh  start the server again and update its cached tool list\n"
+     "  serve    venom's skills as an MCP stdio server (tools/list, tools/call)\n"
+     "\n"
+     "See docs/mcp.md.\n"},
     {"doctor", "what this machine supports for sandboxing; library versions",
      "usage: venom doctor [--json]\n"
      "\n"

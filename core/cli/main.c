@@ -23,6 +23,7 @@ typedef struct command {
 static const command commands[] = {
     {"doctor", cmd_doctor},
     {"help", cmd_help},
+    {"mcp", cmd_mcp},
     {"pack", cmd_pack},
     {"run", cmd_run},
     {"runs", cmd_runs},
@@ -77,6 +78,8 @@ struct registry *cli_registry(cli *c)
                        .pool_idle_ms = c->cfg->sandbox_idle_ms,
                        .reuse = (const char *const *)c->cfg->sandbox_reuse,
                        .n_reuse = c->pooled ? c->cfg->n_sandbox_reuse : 0};
+    char *mcp_json = mem_printf("%s/mcp.json", c->cfg->home);
+    o.mcp_config = mcp_json;
     if (registry_new(&o, &c->reg, &err) < 0) {
         cli_error(c, "%s", err ? err : "cannot read the skill directories");
         c->reg = NULL;
@@ -86,6 +89,7 @@ struct registry *cli_registry(cli *c)
     mem_free(dirs);
     mem_free(err);
     json_decref(keys);
+    mem_free(mcp_json);
     return c->reg;
 }
 

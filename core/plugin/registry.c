@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <sys/stat.h>
 
+#include "mcp/mcp.h"
 #include "pack/pack.h"
 #include "plugin/ffi.h"
 #include "plugin/loader.h"
@@ -24,6 +25,8 @@ typedef struct reg_pack {
     json_t *lock;          /* installed with `venom skill install`: its venom.lock entry, else NULL */
     char *lock_dir;        /* ... and the pack directory the entry describes */
     bool lock_checked;     /* its shared objects were checked against the entry */
+    const mcp_server *mcp; /* an MCP server's tools (borrowed from registry.mcp), or NULL */
+    mcp_client *mcp_client; /* its running server, started on the first call */
 } reg_pack;
 
 /* A warm pool of one pack for one workdir, with the policy it runs under. */
@@ -59,6 +62,7 @@ struct registry {
     reg_pool *pools;
     size_t n_pools;
     pthread_mutex_t pools_lock; /* the pool list (pools are thread-safe themselves) */
+    mcp_config *mcp;            /* the registered MCP servers, or NULL */
 };
 
 static int add_problem(registry *r, char *msg)
@@ -237,6 +241,57 @@ static int scan_dir(registry *r, const registry_opts *o, size_t level)
     return rc;
 }
 
+/* The registered MCP servers (mcp.json): each one a pack of its tools.
+ * A bad file or a name taken by a pack is a problem, not an error. */
+static int scan_mcp(registry *r, const char *path)
+{
+    char *err = NULL;
+    int rc = mcp_config_load(path, &r->mcp, &err);
+    if (rc < 0) {
+        r->mcp = NULL;
+        rc = rc == -ENOMEM ? rc : add_problem(r, err ? mem_strdup(err) : mem_printf("%s: unreadable", path));
+        mem_free(err);
+        return rc;
+    }
+    for (size_t k = 0; rc == 0 && k < r->mcp->n; k++) {
+        const mcp_server *srv = &r->mcp->v[k];
+        reg_pack *prev = find_pack(r, srv->name);
+        if (prev) {
+            rc = add_problem(r, mem_printf("%s: MCP server '%s' has the name of the pack %s; its tools are ignored — "
+                                           "remove it ('venom mcp remove %s') and add it under another name",
+                                           path, srv->name, prev->m->path, srv->name));
+            continue;
+        }
+        manifest *m = NULL;
+        rc = mcp_server_manifest(srv, path, &m, &err);
+        reg_pack *p = rc == 0 ? mem_calloc(1, sizeof *p) : NULL;
+        reg_pack **v = p ? mem_realloc(r->packs, (r->n_packs + 1) * sizeof *v) : NULL;
+        if (!v) {
+            mem_free(p);
+            manifest_free(m);
+            mem_free(err);
+            return -ENOMEM;
+        }
+        r->packs = v;
+        *p = (reg_pack){.m = m, .dir_label = path, .mcp = srv};
+        v[r->n_packs++] = p;
+        for (size_t i = 0; rc == 0 && i < m->n_skills; i++) {
+            reg_skill *s = mem_calloc(1, sizeof *s);
+            reg_skill **sv = s ? mem_realloc(r->skills, (r->n_skills + 1) * sizeof *sv) : NULL;
+            if (!sv) {
+                mem_free(s);
+                return -ENOMEM;
+            }
+            r->skills = sv;
+            *s = (reg_skill){.pack = p, .ms = &m->skills[i], .name = mem_printf("%s.%s", m->name, m->skills[i].name)};
+            sv[r->n_skills++] = s;
+            if (!s->name)
+                rc = -ENOMEM;
+        }
+    }
+    return rc;
+}
+
 int registry_new(const registry_opts *o, registry **out, char **err)
 {
     *out = NULL;
@@ -261,6 +316,8 @@ int registry_new(const registry_opts *o, registry **out, char **err)
     }
     for (size_t i = 0; rc == 0 && i < r->n_dirs; i++)
         rc = o->dirs_are_packs ? scan_pack(r, o, r->dirs[i], r->dirs[i], NULL) : scan_dir(r, o, i);
+    if (rc == 0 && o->mcp_config && !o->in_worker)
+        rc = scan_mcp(r, o->mcp_config);
     if (rc < 0) {
         registry_free(r);
         return err_set(err, rc, "scanning skill directories: %s", strerror(-rc));
@@ -289,6 +346,7 @@ void registry_free(registry *r)
         mem_free(r->skills[i]);
     }
     for (size_t i = 0; i < r->n_packs; i++) {
+        mcp_client_free(r->packs[i]->mcp_client);
         plugin_unload(r->packs[i]->pl);
         manifest_free(r->packs[i]->m);
         mem_free(r->packs[i]->load_error);
@@ -304,6 +362,7 @@ void registry_free(registry *r)
     mem_free(r->problems);
     mem_free(r->skills);
     mem_free(r->packs);
+    mcp_config_free(r->mcp);
     pthread_mutex_destroy(&r->lock);
     mem_free(r);
 }
@@ -659,11 +718,46 @@ static int call_sandboxed(registry *r, reg_skill *s, const json_t *args, const r
     return check_result(s, res, err);
 }
 
+/* An MCP server's tool: the server is started (once, sticky on failure)
+ * and kept; the arguments are checked here when venom can read the schema,
+ * else by the server. */
+static int call_mcp(registry *r, reg_skill *s, const json_t *args, const registry_call_opts *o,
+                    registry_result *res, char **err)
+{
+    reg_pack *p = s->pack;
+    int rc = 0;
+    if (schema_check(s->ms->args_schema, NULL) == 0 &&
+        (rc = schema_validate(s->ms->args_schema, args, "argument", err)) < 0)
+        return err_prefix(err, REGISTRY_E_ARGS, "%s", s->name);
+    pthread_mutex_lock(&r->lock);
+    if (!p->mcp_client && p->load_error)
+        rc = err_set(err, -ESRCH, "%s", p->load_error);
+    else if (!p->mcp_client && (rc = mcp_client_start(p->mcp, &p->mcp_client, err)) < 0)
+        p->load_error = mem_strdup(err && *err ? *err : "the MCP server did not start");
+    mcp_client *c = p->mcp_client;
+    pthread_mutex_unlock(&r->lock);
+    if (rc == 0) {
+        json_t *v = NULL;
+        rc = mcp_client_call(c, s->ms->name, args, o ? o->cancel : NULL, &v, err);
+        res->value = v;
+    }
+    if (rc == 0)
+        return 0;
+    res->code = rc == MCP_E_TIMEOUT ? VENOM_E_TIMEOUT : rc == MCP_E_CANCELLED ? VENOM_E_CANCELLED
+              : rc == -EPERM        ? VENOM_E_PERM
+                                    : VENOM_E_FAILED;
+    if (rc == -ENOMEM)
+        return rc;
+    return err_prefix(err, rc == -EPERM ? REGISTRY_E_SANDBOX : REGISTRY_E_FAILED, "%s", s->name);
+}
+
 int registry_call(registry *r, const reg_skill *cs, const json_t *args, const registry_call_opts *o,
                   registry_result *res, char **err)
 {
     reg_skill *s = (reg_skill *)cs;
     *res = (registry_result){0};
+    if (s->pack->mcp)
+        return call_mcp(r, s, args, o, res, err);
     if (reg_skill_sandboxed(r, s))
         return call_sandboxed(r, s, args, o, res, err);
     pthread_mutex_lock(&r->lock);

@@ -48,6 +48,11 @@ typedef struct registry_opts {
     unsigned pool_idle_ms;      /* end a pool's idle processes after this (0: never) */
     const char *const *reuse;   /* config sandbox.reuse */
     size_t n_reuse;
+    /* $VENOM_HOME/mcp.json (NULL: none): each registered MCP server is a
+     * pack of that name whose skills are its cached tools (NAME.tool); the
+     * server is started in its sandbox on the first call and kept until
+     * registry_free (docs/mcp.md). */
+    const char *mcp_config;
 } registry_opts;
 
 /* Scan the directories. Only allocation failure is an error; bad packs

@@ -18,6 +18,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
@@ -86,5 +87,36 @@ void sbx_pool_free(sbx_pool *pool);
 /* The worker's side (venom-worker's main): mode "call" serves one call on
  * fd, "zygote" forks workers on request. Returns the exit status. */
 int sandbox_worker_main(int fd, const char *mode);
+
+/*
+ * A long-lived sandboxed process that talks over pipes (an MCP server):
+ * argv[0] (an absolute path) is executed under policy p — the same
+ * namespaces, mount view, landlock, rlimits/cgroup, no_new_privs, no
+ * capabilities and seccomp allowlist as a worker (p->exec must be true:
+ * the filter is loaded before the execve), with exactly p->env as its
+ * environment and its stdin/stdout/stderr connected to the pipes below.
+ * There is no wall-clock deadline: the caller ends it (sandbox_proc_free).
+ * Returns 0, or a negative errno with *err naming the layer that could not
+ * be set up or the exec that failed (nothing of the command ran then).
+ * Reference: docs/internals/mcp.md. Thread-safe.
+ */
+typedef struct sandbox_proc {
+    pid_t pid;
+    int in_fd;  /* write end of the child's stdin (-1 once closed) */
+    int out_fd; /* read end of its stdout */
+    int err_fd; /* read end of its stderr */
+    bool ns;    /* in its own namespaces (pid 1 of a pid namespace) */
+    void *cg;   /* its cgroup (sbx_cgroup), or NULL */
+} sandbox_proc;
+int sandbox_spawn(const sandbox_policy *p, const char *const *argv, sandbox_proc **out, char **err)
+    __attribute__((warn_unused_result));
+/* Wait up to timeout_ms for the process to end; 1 and *status when it did,
+ * 0 when it still runs. */
+int sandbox_proc_wait(sandbox_proc *sp, unsigned timeout_ms, int *status);
+/* Signal the process (and, without a pid namespace, its process group). */
+void sandbox_proc_signal(sandbox_proc *sp, int sig);
+/* Close the pipes, SIGKILL whatever is left (the cgroup too), reap, free.
+ * NULL is fine. Call sandbox_proc_wait first for a graceful end. */
+void sandbox_proc_free(sandbox_proc *sp);
 
 #endif
