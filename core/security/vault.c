@@ -38,8 +38,8 @@ int vault_name_check(const char *name, char **err)
         return err_set(err, -EINVAL, "a secret needs a name (1-%d of A-Z a-z 0-9 _ . -)", VAULT_NAME_MAX);
     size_t n = strlen(name);
     if (n > VAULT_NAME_MAX)
-        return err_set(err, -EINVAL, "secret name '%.40s...' is %zu bytes long; the limit is %d", name, n,
-                       VAULT_NAME_MAX);
+        return err_set(err, -EINVAL, "secret name '%.40s...' is %zu bytes long; the limit is %d (names use only A-Z a-z 0-9 _ . -)",
+                       name, n, VAULT_NAME_MAX);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)name[i];
         bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
