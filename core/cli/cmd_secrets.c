@@ -83,8 +83,8 @@ static char *read_all(FILE *in, size_t cap, size_t *len)
 /* One line from the terminal without echo; the prompt on stderr. */
 static char *read_hidden(cli *c, const char *name, size_t cap, size_t *len)
 {
-    fprintf(c->err, "value of secret %s (not shown): ", name);
-    fflush(c->err);
+    /* echo off before the prompt shows: what is typed after it is kept
+     * (TCSAFLUSH drops only what was typed before) */
     struct termios old, quiet;
     bool restore = tcgetattr(STDIN_FILENO, &old) == 0;
     if (restore) {
@@ -93,6 +93,8 @@ static char *read_hidden(cli *c, const char *name, size_t cap, size_t *len)
         quiet.c_lflag |= ICANON;
         tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
     }
+    fprintf(c->err, "value of secret %s (not shown): ", name);
+    fflush(c->err);
     size_t size = cap + 2;
     char *b = mem_alloc(size);
     bool ok = b && fgets(b, (int)size, stdin);

@@ -44,10 +44,19 @@ def read_until(want, t=10):
             seen += os.read(fd, 1024)
         except OSError:
             break
-read_until(b"(not shown): ")
+read_until(b"(not shown): ", 30)
 os.write(fd, b"typed-secret-value\n")
-read_until(b"stored secret TYPED")
-_, status = os.waitpid(pid, 0)
+read_until(b"stored secret TYPED", 30)
+for _ in range(300):  # never hang the suite: give up after 30 s
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        break
+    time.sleep(0.1)
+else:
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    print(seen.decode(errors="replace"))
+    sys.exit("venom secrets set did not finish at the prompt")
 print(seen.decode(errors="replace"))
 sys.exit(0 if os.WEXITSTATUS(status) == 0 and b"typed-secret-value" not in seen
          and b"stored secret TYPED" in seen else 1)
