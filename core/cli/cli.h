@@ -23,6 +23,7 @@
 
 struct config;
 struct registry;
+struct vault_broker;
 
 typedef struct cli {
     bool json;             /* --json: machine-readable output on stdout */
@@ -33,6 +34,7 @@ typedef struct cli {
     struct registry *reg;  /* skill registry, created by cli_registry() on demand */
     bool pooled;           /* the registry keeps warm sandbox pools (venom run), from config sandbox.* */
     const char *argv0;
+    struct vault_broker *broker; /* the host's broker (secrets, HTTP), set by main */
 } cli;
 
 /* Each subcommand: argv[0] is the subcommand's name; returns an exit code. */
@@ -46,6 +48,7 @@ int cmd_runs(cli *c, int argc, char **argv);
 int cmd_trust(cli *c, int argc, char **argv);
 /* `venom skill install|remove|verify` (argv[0] is the subcommand). */
 int cmd_skill_install(cli *c, int argc, char **argv);
+int cmd_secrets(cli *c, int argc, char **argv);
 
 /* The registry for this invocation (scanned on first use); NULL after printing
  * an error. */

@@ -122,6 +122,21 @@ static const help_entry entries[] = {
      "\n"
      "Exit: 0 valid / done, 1 invalid pack (the reason names the entry), 2 usage.\n"
      "See docs/packs.md.\n"},
+    {"secrets", "store the secrets skills may read (encrypted in venom.db)",
+     "usage: venom secrets set NAME [--from-env VAR]\n"
+     "       venom secrets list [--json]\n"
+     "       venom secrets rm NAME\n"
+     "\n"
+     "  set   store NAME's value, sealed with the vault key: typed at a hidden\n"
+     "        prompt on a terminal, else all of stdin (one trailing newline\n"
+     "        dropped), or the value of environment variable VAR\n"
+     "  list  names and dates (never values); --json {\"secrets\":[…]}\n"
+     "  rm    remove NAME\n"
+     "\n"
+     "The key: VENOM_VAULT_KEY (base64 of 32 bytes) or $VENOM_HOME/vault.key\n"
+     "(made by the first set, mode 0600). A skill reads only the secrets its\n"
+     "manifest lists in permissions.secrets. Names: 1-128 of A-Z a-z 0-9 _ . -;\n"
+     "values up to 64 KiB of text. See docs/secrets.md.\n"},
     {"help", "show help for a command", "usage: venom help [COMMAND]\n"},
 };
 

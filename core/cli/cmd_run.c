@@ -20,6 +20,7 @@
 #include "net/net.h"
 #include "plugin/host.h"
 #include "plugin/registry.h"
+#include "security/vault.h"
 #include "store/store.h"
 #include "util/err.h"
 
@@ -251,7 +252,6 @@ int cmd_run(cli *c, int argc, char **argv)
         rc = CLI_EXIT_PLUGIN;
         goto out;
     }
-    host_set_broker(net_broker, NULL); /* libcurl is loaded on the first request only */
     int prc = provider_open(c->cfg, provider_name, model, &prov, &err);
     if (prc < 0) {
         cli_error(c, "%s", err ? err : "cannot open the provider");
@@ -269,6 +269,8 @@ int cmd_run(cli *c, int argc, char **argv)
         rc = CLI_EXIT_FAILED;
         goto out;
     }
+    /* every secret a skill reads from now on is scrubbed from the events */
+    vault_broker_log(c->broker, st);
 
     out_state os = {.c = c, .json = json, .verbose = verbose, .tty_err = isatty(STDERR_FILENO), .at_bol = true};
     pthread_mutex_init(&os.lock, NULL);
@@ -320,6 +322,7 @@ int cmd_run(cli *c, int argc, char **argv)
             fprintf(c->err, "venom: run %s done\n", res.run_id);
     }
 out:
+    vault_broker_log(c->broker, NULL);
     net_cleanup();
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);

@@ -7,11 +7,13 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "pack/pack.h"
 #include "config/config.h"
+#include "net/net.h"
+#include "pack/pack.h"
 #include "plugin/host.h"
 #include "plugin/loader.h"
 #include "plugin/registry.h"
+#include "security/vault.h"
 #include "util/err.h"
 #include "util/suggest.h"
 
@@ -27,6 +29,7 @@ static const command commands[] = {
     {"pack", cmd_pack},
     {"run", cmd_run},
     {"runs", cmd_runs},
+    {"secrets", cmd_secrets},
     {"skill", cmd_skill},
     {"trust", cmd_trust},
 };
@@ -157,9 +160,22 @@ int main(int argc, char **argv)
         c.cfg->log_level = l;
     }
     host_set_log(log_line, &c, c.cfg->log_level);
+    /* skills get secrets from the vault and HTTP through core/net (libcurl
+     * is loaded on the first request only) */
+    vault_broker broker;
+    if (vault_broker_init(&broker, c.cfg->home, net_broker, NULL) < 0) {
+        cli_error(&c, "out of memory");
+        config_free(c.cfg);
+        return CLI_EXIT_INTERNAL;
+    }
+    c.broker = &broker;
+    host_set_broker(vault_broker_serve, &broker);
     int rc = cmd->fn(&c, argc - i, argv + i);
     fflush(c.out);
+    host_set_broker(NULL, NULL);
+    net_cleanup();
     registry_free(c.reg);
+    vault_broker_release(&broker);
     config_free(c.cfg);
     return rc;
 }

@@ -383,7 +383,8 @@ int32_t host_broker_serve(const char *service, const manifest *m, const char *re
             return VENOM_E_PERM;
         }
         if (!broker_fn) {
-            *error = mem_strdup("this venom has no secrets vault yet; secrets cannot be read");
+            *error = mem_strdup("no secrets vault is open in this process (the host set no broker); secrets cannot be "
+                                "read here");
             return VENOM_E_UNSUPPORTED;
         }
     } else if (!strcmp(service, "http")) {

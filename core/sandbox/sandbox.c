@@ -12,6 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include <venom/venom.h>
 
 #include "plugin/host.h"
@@ -375,6 +377,8 @@ static int converse(int sock, const sandbox_policy *p, const char *manifest_path
             if (!h || ipc_send_until(sock, deadline, h, resp, resp && code == VENOM_OK ? strlen(resp) : 0, &rerr2) < 0)
                 mem_free(rerr2); /* the worker is gone or stuck: its end shows below */
             json_decref(h);
+            if (resp && service && !strcmp(service, "secret"))
+                sodium_memzero(resp, strlen(resp)); /* a secret's value: no copy left behind */
             mem_free(resp);
             mem_free(berr);
             done = false;
@@ -875,6 +879,8 @@ static int32_t worker_forward(const char *service, const char *request, char **r
         else if (!(*response = mem_strndup(f.payload ? (const char *)f.payload : "", f.payload_len)))
             code = VENOM_E_NOMEM;
     }
+    if (f.payload && !strcmp(service, "secret"))
+        sodium_memzero(f.payload, f.payload_len); /* the skill has its own copy */
     ipc_frame_release(&f);
     mem_free(err);
     return code;

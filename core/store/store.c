@@ -47,6 +47,10 @@ static const char *const migrations[] = {
     " SELECT RAISE(ABORT, 'venom events are append-only: DELETE refused'); END;"
     "INSERT INTO meta(key, value) VALUES('event_version', '1');"
     "INSERT INTO meta(key, value) VALUES('created', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));",
+    /* 2: the secrets vault (core/security/vault.c): values sealed with
+     * XChaCha20-Poly1305, never in clear */
+    "CREATE TABLE secrets(name TEXT PRIMARY KEY NOT NULL, key_id TEXT NOT NULL, nonce BLOB NOT NULL,"
+    " sealed BLOB NOT NULL, created TEXT NOT NULL, updated TEXT NOT NULL);",
 };
 #define SCHEMA_VERSION ((int)ARRAY_SIZE(migrations))
 
@@ -379,7 +383,19 @@ static int by_length_desc(const void *a, const void *b)
     return la < lb ? 1 : la > lb ? -1 : 0;
 }
 
+static int store_redactions_put(store *s, const char *const *values, size_t n, bool add);
+
 int store_set_redactions(store *s, const char *const *values, size_t n)
+{
+    return store_redactions_put(s, values, n, false);
+}
+
+int store_add_redactions(store *s, const char *const *values, size_t n)
+{
+    return store_redactions_put(s, values, n, true);
+}
+
+static int store_redactions_put(store *s, const char *const *values, size_t n, bool add)
 {
     if (!s || (n && !values))
         return -EINVAL;
@@ -398,8 +414,44 @@ int store_set_redactions(store *s, const char *const *values, size_t n)
         }
         k++;
     }
-    qsort(list, k, sizeof *list, by_length_desc);
     pthread_mutex_lock(&s->mu);
+    if (add) { /* the old list plus the new values it lacks */
+        char **all = mem_realloc(list, (k + s->n_redact) * sizeof *all + 1);
+        if (!all) {
+            pthread_mutex_unlock(&s->mu);
+            for (size_t j = 0; j < k; j++) {
+                sodium_memzero(list[j], strlen(list[j]));
+                mem_free(list[j]);
+            }
+            mem_free(list);
+            return -ENOMEM;
+        }
+        list = all;
+        size_t fresh = k;
+        for (size_t i = 0; i < fresh; i++) {
+            bool dup = false;
+            for (size_t j = 0; j < s->n_redact && !dup; j++)
+                dup = !strcmp(s->redact[j], list[i]);
+            for (size_t j = 0; j < i && !dup; j++)
+                dup = list[j] && !strcmp(list[j], list[i]);
+            if (dup) {
+                sodium_memzero(list[i], strlen(list[i]));
+                mem_free(list[i]);
+                list[i] = NULL;
+            }
+        }
+        size_t w = 0;
+        for (size_t i = 0; i < fresh; i++)
+            if (list[i])
+                list[w++] = list[i];
+        for (size_t j = 0; j < s->n_redact; j++)
+            list[w++] = s->redact[j];
+        k = w;
+        mem_free(s->redact); /* the strings moved to list */
+        s->redact = NULL;
+        s->n_redact = 0;
+    }
+    qsort(list, k, sizeof *list, by_length_desc);
     redactions_clear(s);
     s->redact = list;
     s->n_redact = k;
@@ -1292,6 +1344,198 @@ int store_verify(store *s, const char *id, char **err)
         rc = err_set(err, -EBADMSG, "run '%s': chain broken at seq %lld: the log has %lld events, the runs index %lld",
                      id, (long long)(seq < count ? seq : count), (long long)seq, (long long)count);
 out:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+/* ---- secrets (the vault's table; sealed values only) ---- */
+
+void store_secret_clear(store_secret *sec)
+{
+    if (!sec)
+        return;
+    mem_free(sec->name);
+    mem_free(sec->key_id);
+    mem_free(sec->created);
+    mem_free(sec->updated);
+    mem_free(sec->nonce);
+    mem_free(sec->sealed);
+    memset(sec, 0, sizeof *sec);
+}
+
+static int blob_dup(sqlite3_stmt *st, int i, unsigned char **out, size_t *n)
+{
+    int len = sqlite3_column_bytes(st, i);
+    const void *b = sqlite3_column_blob(st, i);
+    *out = mem_alloc(len > 0 ? (size_t)len : 1);
+    if (!*out)
+        return -ENOMEM;
+    if (len > 0)
+        memcpy(*out, b, (size_t)len);
+    *n = len > 0 ? (size_t)len : 0;
+    return 0;
+}
+
+int store_secret_put(store *s, const store_secret *sec, bool *replaced, char **err)
+{
+    if (!s || !sec || !sec->name || !sec->key_id || !sec->nonce || !sec->sealed || sec->nonce_len > INT_MAX ||
+        sec->sealed_len > INT_MAX)
+        return err_set(err, -EINVAL, "store_secret_put: missing argument");
+    if (replaced)
+        *replaced = false;
+    char ts[96];
+    now_iso(ts, NULL);
+    int rc = 0;
+    sqlite3_stmt *q = NULL, *w = NULL;
+    pthread_mutex_lock(&s->mu);
+    int src = run_stmt(s, ST_BEGIN);
+    if (src != SQLITE_OK) {
+        rc = db_fail(s, src, "cannot store the secret", err);
+        goto out;
+    }
+    src = sqlite3_prepare_v2(s->db, "SELECT 1 FROM secrets WHERE name = ?1", -1, &q, NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, sec->name, -1, SQLITE_STATIC);
+        src = sqlite3_step(q);
+        if (src == SQLITE_ROW && replaced)
+            *replaced = true;
+    }
+    if (src != SQLITE_ROW && src != SQLITE_DONE) {
+        rc = db_fail(s, src, "cannot store the secret", err);
+        goto out;
+    }
+    src = sqlite3_prepare_v2(s->db,
+                             "INSERT INTO secrets(name, key_id, nonce, sealed, created, updated)"
+                             " VALUES(?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT(name) DO UPDATE SET"
+                             " key_id = excluded.key_id, nonce = excluded.nonce, sealed = excluded.sealed,"
+                             " updated = excluded.updated",
+                             -1, &w, NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_text(w, 1, sec->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(w, 2, sec->key_id, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(w, 3, sec->nonce, (int)sec->nonce_len, SQLITE_STATIC);
+        sqlite3_bind_blob(w, 4, sec->sealed, (int)sec->sealed_len, SQLITE_STATIC);
+        sqlite3_bind_text(w, 5, ts, -1, SQLITE_STATIC);
+        src = sqlite3_step(w);
+    }
+    if (src != SQLITE_DONE) {
+        rc = db_fail(s, src, "cannot store the secret", err);
+        goto out;
+    }
+    if ((src = run_stmt(s, ST_COMMIT)) != SQLITE_OK)
+        rc = db_fail(s, src, "cannot store the secret", err);
+out:
+    sqlite3_finalize(q);
+    sqlite3_finalize(w);
+    if (rc < 0)
+        rollback(s);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+#define SECRET_COLS "name, key_id, created, updated, nonce, sealed"
+
+static int secret_from_row(sqlite3_stmt *st, store_secret *sec, bool blobs)
+{
+    memset(sec, 0, sizeof *sec);
+    if (!(sec->name = col_strdup(st, 0)) || !(sec->key_id = col_strdup(st, 1)) ||
+        !(sec->created = col_strdup(st, 2)) || !(sec->updated = col_strdup(st, 3)) ||
+        (blobs && (blob_dup(st, 4, &sec->nonce, &sec->nonce_len) < 0 ||
+                   blob_dup(st, 5, &sec->sealed, &sec->sealed_len) < 0))) {
+        store_secret_clear(sec);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+int store_secret_get(store *s, const char *name, store_secret *out, char **err)
+{
+    if (!s || !name || !out)
+        return err_set(err, -EINVAL, "store_secret_get: missing argument");
+    memset(out, 0, sizeof *out);
+    int rc = 0;
+    sqlite3_stmt *st = NULL;
+    pthread_mutex_lock(&s->mu);
+    int src = sqlite3_prepare_v2(s->db, "SELECT " SECRET_COLS " FROM secrets WHERE name = ?1", -1, &st, NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        src = sqlite3_step(st);
+    }
+    if (src == SQLITE_ROW)
+        rc = secret_from_row(st, out, true) < 0 ? err_set(err, -ENOMEM, "out of memory") : 0;
+    else if (src == SQLITE_DONE)
+        rc = err_set(err, -ENOENT, "no secret named '%s'", name);
+    else
+        rc = db_fail(s, src, "cannot read the secret", err);
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int store_secret_list(store *s, store_secret **out, size_t *n, char **err)
+{
+    if (!s || !out || !n)
+        return err_set(err, -EINVAL, "store_secret_list: missing argument");
+    *out = NULL;
+    *n = 0;
+    store_secret *a = NULL;
+    size_t len = 0, cap = 0;
+    int rc = 0;
+    sqlite3_stmt *st = NULL;
+    pthread_mutex_lock(&s->mu);
+    int src = sqlite3_prepare_v2(s->db, "SELECT " SECRET_COLS " FROM secrets ORDER BY name", -1, &st, NULL);
+    while (src == SQLITE_OK || src == SQLITE_ROW) {
+        if ((src = sqlite3_step(st)) != SQLITE_ROW)
+            break;
+        if (len == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            store_secret *g = mem_realloc(a, nc * sizeof *g);
+            if (!g) {
+                rc = err_set(err, -ENOMEM, "out of memory");
+                goto out;
+            }
+            a = g;
+            cap = nc;
+        }
+        if (secret_from_row(st, &a[len], false) < 0) {
+            rc = err_set(err, -ENOMEM, "out of memory");
+            goto out;
+        }
+        len++;
+    }
+    if (src != SQLITE_DONE)
+        rc = db_fail(s, src, "cannot list the secrets", err);
+out:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    if (rc < 0) {
+        for (size_t i = 0; i < len; i++)
+            store_secret_clear(&a[i]);
+        mem_free(a);
+        return rc;
+    }
+    *out = a;
+    *n = len;
+    return 0;
+}
+
+int store_secret_delete(store *s, const char *name, char **err)
+{
+    if (!s || !name)
+        return err_set(err, -EINVAL, "store_secret_delete: missing argument");
+    int rc = 0;
+    sqlite3_stmt *st = NULL;
+    pthread_mutex_lock(&s->mu);
+    int src = sqlite3_prepare_v2(s->db, "DELETE FROM secrets WHERE name = ?1", -1, &st, NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        src = sqlite3_step(st);
+    }
+    if (src != SQLITE_DONE)
+        rc = db_fail(s, src, "cannot remove the secret", err);
+    else if (sqlite3_changes(s->db) == 0)
+        rc = err_set(err, -ENOENT, "no secret named '%s'", name);
     sqlite3_finalize(st);
     pthread_mutex_unlock(&s->mu);
     return rc;

@@ -53,6 +53,10 @@ void store_close(store *s);
  * stored: each occurrence becomes "[REDACTED]". Replaces the previous list.
  * Values shorter than 4 bytes are ignored. Copied. 0, -EINVAL, -ENOMEM. */
 int store_set_redactions(store *s, const char *const *values, size_t n) __attribute__((warn_unused_result));
+/* Add values to the redaction list (kept: the earlier ones stay; duplicates
+ * and values under 4 bytes are skipped). For secrets handed out during a
+ * run (core/security/vault.c). Thread-safe. 0, -EINVAL, -ENOMEM. */
+int store_add_redactions(store *s, const char *const *values, size_t n) __attribute__((warn_unused_result));
 
 /* Start a run: a new id ("r" + 10 Crockford base32 digits of the ms time +
  * 6 random ones: 17 chars, sortable by time, e.g. "r01KBWQ3M4K7T2B9X"), a
@@ -107,5 +111,33 @@ int store_verify(store *s, const char *id, char **err) __attribute__((warn_unuse
  * store computes it; a "hash" member of the event is left out. 0, -EINVAL
  * (not an object), -ENOMEM. */
 int store_event_hash(const json_t *event_without_hash, char hex[65]);
+
+/*
+ * The secrets table, for the vault (core/security/vault.h), which seals and
+ * opens the values: the store keeps bytes and never sees a value in clear.
+ * Names are the vault's to check. Times are ISO 8601 UTC like the runs'.
+ */
+typedef struct store_secret {
+    char *name;
+    char *key_id;  /* which vault key sealed it (hex) */
+    char *created; /* first set */
+    char *updated; /* last set */
+    unsigned char *nonce;
+    size_t nonce_len;
+    unsigned char *sealed; /* ciphertext + tag */
+    size_t sealed_len;
+} store_secret;
+void store_secret_clear(store_secret *sec);
+/* Insert or replace sec (name, key_id, nonce, sealed; the times are the
+ * store's: created kept on replace). *replaced (may be NULL): the name
+ * existed. One transaction. */
+int store_secret_put(store *s, const store_secret *sec, bool *replaced, char **err) __attribute__((warn_unused_result));
+/* One secret with its sealed bytes; -ENOENT "no secret named 'X'". Clear *out. */
+int store_secret_get(store *s, const char *name, store_secret *out, char **err) __attribute__((warn_unused_result));
+/* Every secret by name, without nonce and sealed bytes (NULL there); the
+ * caller clears each and frees *out. */
+int store_secret_list(store *s, store_secret **out, size_t *n, char **err) __attribute__((warn_unused_result));
+/* Remove one; -ENOENT when there is none. */
+int store_secret_delete(store *s, const char *name, char **err) __attribute__((warn_unused_result));
 
 #endif

@@ -62,7 +62,7 @@ expect_rc 0
 expect_json 'r["alloc"] and r["progress"]==0 and r["cancelled"]==0 and r["valid"]==0 and r["invalid"]==-14 and r["invalid_msg"]'
 expect_json 'r["env"]==0 and r["env_value"]=="forty-two" and r["env_denied"]==-4'
 expect_json 'r["fs"]==0 and r["content"]=="hello from input" and r["escape"]==-4'
-expect_json 'r["secret"]==-7 and r["http"]==-4 and r["stream"]==0 and r["register_in_call"]==-6 and r["has_json_validate"]'
+expect_json 'r["secret"]==-3 and r["http"]==-4 and r["stream"]==0 and r["register_in_call"]==-6 and r["has_json_validate"]'  # TOKEN: declared, not in the vault
 
 # rejections, one line each naming the file and the reason
 venom skill run wrong_major.echo;  expect_rc 4; expect_err "wrong_major.so: built for venom ABI $ABI_NEXT_MAJOR but this host speaks ABI $ABI"
