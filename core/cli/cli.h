@@ -42,6 +42,9 @@ int cmd_help(cli *c, int argc, char **argv);
 int cmd_pack(cli *c, int argc, char **argv);
 int cmd_run(cli *c, int argc, char **argv);
 int cmd_runs(cli *c, int argc, char **argv);
+/* `venom skill new` and `venom skill test` (argv[0] is "new" / "test"). */
+int cmd_skill_new(cli *c, int argc, char **argv);
+int cmd_skill_test(cli *c, int argc, char **argv);
 
 /* The registry for this invocation (scanned on first use); NULL after printing
  * an error. */

@@ -437,6 +437,10 @@ int cmd_skill(cli *c, int argc, char **argv)
         return skill_info(c, argc - 1, argv + 1);
     if (!strcmp(argv[1], "run"))
         return skill_run(c, argc - 1, argv + 1);
+    if (!strcmp(argv[1], "new"))
+        return cmd_skill_new(c, argc - 1, argv + 1);
+    if (!strcmp(argv[1], "test"))
+        return cmd_skill_test(c, argc - 1, argv + 1);
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         char *hv[] = {"help", "skill", NULL};
         return cmd_help(c, 2, hv);
