@@ -428,7 +428,7 @@ out:
 int cmd_skill(cli *c, int argc, char **argv)
 {
     if (argc < 2) {
-        cli_error(c, "skill: which subcommand? list, info, run, install, remove or verify; run 'venom help skill'");
+        cli_error(c, "skill: which subcommand? list, info, run, install, remove, verify, new or test; run 'venom help skill'");
         return CLI_EXIT_USAGE;
     }
     if (!strcmp(argv[1], "list"))
@@ -439,10 +439,14 @@ int cmd_skill(cli *c, int argc, char **argv)
         return skill_run(c, argc - 1, argv + 1);
     if (!strcmp(argv[1], "install") || !strcmp(argv[1], "remove") || !strcmp(argv[1], "verify"))
         return cmd_skill_install(c, argc - 1, argv + 1);
+    if (!strcmp(argv[1], "new"))
+        return cmd_skill_new(c, argc - 1, argv + 1);
+    if (!strcmp(argv[1], "test"))
+        return cmd_skill_test(c, argc - 1, argv + 1);
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         char *hv[] = {"help", "skill", NULL};
         return cmd_help(c, 2, hv);
     }
-    cli_error(c, "skill: unknown subcommand '%s'; use list, info, run, install, remove or verify", argv[1]);
+    cli_error(c, "skill: unknown subcommand '%s'; use list, info, run, install, remove, verify, new or test", argv[1]);
     return CLI_EXIT_USAGE;
 }

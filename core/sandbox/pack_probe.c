@@ -147,7 +147,16 @@ int sandbox_probe(const sandbox_policy *p, const char *manifest_path, json_t **r
         /* a load failure (manifest, ABI, init, manifest ⇄ .so) is the
          * pack's fault; anything else (a crash in init, a timeout) too,
          * but then the message says what happened */
-        rc = err_set(err, -ELIBBAD, "%s", res.error ? res.error : "the pack's plugin could not be loaded");
+        const char *msg = res.error ? res.error : "no message";
+        if (res.load) {
+            rc = err_set(err, -ELIBBAD, "%s", msg);
+        } else {
+            /* the worker ended without an answer: messages made for a
+             * call start with its (here empty) skill name */
+            msg += strspn(msg, ": ");
+            rc = err_set(err, -ELIBBAD, "%s: the plugin did not load in the sandbox: %s", manifest_path,
+                         strncmp(msg, "the skill ", 10) ? msg : msg + 10);
+        }
     } else if (!json_is_object(res.value) || !json_is_array(json_object_get(res.value, "skills")) ||
                !json_is_array(json_object_get(res.value, "providers"))) {
         rc = err_set(err, -EPROTO, "%s: the worker's probe answer is malformed", manifest_path);
