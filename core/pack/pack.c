@@ -16,6 +16,7 @@
 #include "pack/pack.h"
 #include "plugin/manifest.h"
 #include "plugin/skillmd.h"
+#include "util/doc.h"
 #include "util/err.h"
 
 #define CHUNK 65536
@@ -257,6 +258,33 @@ out:
     return rc;
 }
 
+/* A manifest's text (at most DOC_MAX_BYTES), NUL-terminated. */
+static int read_text(const char *path, char **out, size_t *len, char **err)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return err_set(err, -errno, "cannot read %s: %s", path, strerror(errno));
+    char *b = mem_alloc(DOC_MAX_BYTES + 1);
+    size_t n = b ? fread(b, 1, DOC_MAX_BYTES + 1, f) : 0;
+    int rc = 0;
+    if (!b)
+        rc = err_set(err, -ENOMEM, "out of memory");
+    else if (ferror(f))
+        rc = err_set(err, -EIO, "cannot read %s", path);
+    else if (n > DOC_MAX_BYTES)
+        rc = err_set(err, -E2BIG, "%s is larger than %u MiB", path, DOC_MAX_BYTES >> 20);
+    fclose(f);
+    if (rc < 0) {
+        mem_free(b);
+        return rc;
+    }
+    b[n] = '\0';
+    *out = b;
+    *len = n;
+    return 0;
+}
+
 /* The pack's manifest name/version and its files, sorted and hashed. */
 static int collect(const char *dir, char **name, char **version, flist *fl, char **err)
 {
@@ -267,7 +295,15 @@ static int collect(const char *dir, char **name, char **version, flist *fl, char
         return rc;
     if ((rc = manifest_find(dir, &mpath, err)) < 0)
         goto out;
-    if ((rc = manifest_load(mpath, &m, err)) < 0)
+    /* parsed, not loaded: a pack may be built here for other machines only
+     * (its lib/<triplet>/ .so files need not include this one's) */
+    char *mtext = NULL;
+    size_t mlen = 0;
+    if ((rc = read_text(mpath, &mtext, &mlen, err)) < 0)
+        goto out;
+    rc = manifest_parse(mtext, mlen, mpath, &m, err);
+    mem_free(mtext);
+    if (rc < 0)
         goto out;
     skillmd *sk = NULL;
     if ((rc = skillmd_load(dir, m->name, &sk, err)) < 0 && rc != -ENOENT)

@@ -109,6 +109,19 @@ venom skill install missing.tar.gz --allow-unsigned
 expect_rc 1; expect_err "was not installed"; expect_err "did not register"
 [ "$(ls "$S")" = "venom.lock" ] && ok || fail "left behind: $(ls "$S")"
 
+# a pack built for another machine only: it builds here, but does not install here
+if [ "$(uname -m)" = x86_64 ]; then
+  X="$E2E_TMP/cross"
+  mkdir -p "$X/lib/aarch64-linux-gnu"
+  printf '%s\n' '{"name": "cross", "version": "1.0.0", "description": "arm64 only",' \
+    ' "library": "lib/${triplet}/cross.so", "skills": [{"name": "s", "description": "d"}]}' >"$X/venom.json"
+  # an ELF header for EM_AARCH64 (183 = 0xb7)
+  printf '\177ELF\002\001\001\000\000\000\000\000\000\000\000\000\003\000\267\000' >"$X/lib/aarch64-linux-gnu/cross.so"
+  venom pack build "$X" -o cross.tar.gz; expect_rc 0
+  venom skill install cross.tar.gz --allow-unsigned; expect_rc 1; expect_err "x86_64-linux-gnu"
+  [ ! -e "$S/cross" ] && ok || fail "cross was installed"
+fi
+
 # on a terminal, the permissions are shown and an answer other than y cancels
 if command -v script >/dev/null; then
   printf 'n\n' | script -qec "'$VENOM_BIN' skill install '$E2E_TMP/good-1.0.0.tar.gz'" /dev/null >"$E2E_TMP/tty" 2>&1 || true
