@@ -16,20 +16,12 @@
 #include "plugin/manifest.h"
 #include "sandbox/policy.h"
 #include "util/err.h"
+#include "util/file.h"
 #include "util/jsonx.h"
 
 bool mcp_name_ok(const char *s)
 {
-    size_t n = s ? strlen(s) : 0;
-    if (n == 0 || n > 64)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-        bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
-        if (!alnum && (i == 0 || (ch != '-' && ch != '_')))
-            return false;
-    }
-    return true;
+    return s && strlen(s) <= 64 && manifest_name_ok(s);
 }
 
 static void strv_free(char **v, size_t n)
@@ -275,8 +267,7 @@ int mcp_config_save(const mcp_config *c, const char *path, char **err)
     int rc = 0;
     json_t *servers = json_object();
     json_t *root = servers ? json_pack("{s:i, s:o}", "version", 1, "servers", servers) : NULL;
-    char *text = NULL, *tmp = NULL;
-    int fd = -1;
+    char *text = NULL, *withnl = NULL;
     for (size_t i = 0; root && i < c->n; i++) {
         json_t *o = mcp_server_json(&c->v[i]);
         if (!o || json_object_set_new(servers, c->v[i].name, o) < 0) {
@@ -285,42 +276,11 @@ int mcp_config_save(const mcp_config *c, const char *path, char **err)
         }
     }
     text = root ? json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
-    tmp = mem_printf("%s.tmp.%d", path, (int)getpid());
-    if (!text || !tmp) {
-        rc = err_set(err, -ENOMEM, "out of memory");
-        goto out;
-    }
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        rc = err_set(err, -errno, "cannot write %s: %s", tmp, strerror(errno));
-        goto out;
-    }
-    size_t len = strlen(text), off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, text + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            rc = err_set(err, -errno, "cannot write %s: %s", tmp, strerror(errno));
-            goto out;
-        }
-        off += (size_t)w;
-    }
-    if (write(fd, "\n", 1) != 1 || fsync(fd) < 0) {
-        rc = err_set(err, -errno, "cannot write %s: %s", tmp, strerror(errno));
-        goto out;
-    }
-    close(fd);
-    fd = -1;
-    if (rename(tmp, path) < 0)
-        rc = err_set(err, -errno, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+    withnl = text ? mem_printf("%s\n", text) : NULL;
+    rc = withnl ? file_write_atomic(path, withnl, strlen(withnl), 0600, err) : err_set(err, -ENOMEM, "out of memory");
 out:
-    if (fd >= 0)
-        close(fd);
-    if (rc < 0 && tmp)
-        unlink(tmp);
-    mem_free(tmp);
-    mem_free(text);
+    mem_free(withnl);
+    free(text);
     json_decref(root);
     return rc;
 }

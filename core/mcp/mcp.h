@@ -197,8 +197,6 @@ typedef struct mcp_serve mcp_serve;
  * workdir. -EINVAL when a --skills entry matches nothing. */
 int mcp_serve_new(struct registry *r, const char *const *skills, size_t n_skills, const char *workdir,
                   mcp_serve **out, char **err) __attribute__((warn_unused_result));
-/* MCP tool name of a skill: "pack.skill" -> "pack__skill". */
-void mcp_serve_tool_name(const char *skill, char *buf, size_t n);
 /* Handle one input line; *reply is the line to write (with '\n'), or NULL
  * (notifications, responses). Never fails on bad input (that gets an error
  * reply); -ENOMEM only. */

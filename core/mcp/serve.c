@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include "agent/agent.h"
 #include "mcp/mcp.h"
 #include "plugin/registry.h"
 #include "util/err.h"
@@ -29,20 +30,6 @@ struct mcp_serve {
     size_t n_tools;
     json_t *list; /* the tools/list result */
 };
-
-void mcp_serve_tool_name(const char *skill, char *b, size_t n)
-{
-    size_t k = 0;
-    for (const char *q = skill; *q && k + 2 < n; q++) {
-        if (*q == '.') {
-            b[k++] = '_';
-            b[k++] = '_';
-        } else {
-            b[k++] = *q;
-        }
-    }
-    b[k] = '\0';
-}
 
 static bool matches(const char *pat, const char *full)
 {
@@ -90,7 +77,7 @@ int mcp_serve_new(registry *r, const char *const *skills, size_t n_skills, const
                 continue;
         }
         serve_tool *t = &s->tools[s->n_tools];
-        mcp_serve_tool_name(reg_skill_name(sk), t->name, sizeof t->name);
+        agent_tool_name(reg_skill_name(sk), t->name, sizeof t->name);
         bool clash = strlen(t->name) > 128;
         for (size_t j = 0; j < s->n_tools; j++)
             clash |= !strcmp(s->tools[j].name, t->name);

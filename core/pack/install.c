@@ -33,6 +33,7 @@
 #include "plugin/manifest.h"
 #include "plugin/skillmd.h"
 #include "util/err.h"
+#include "util/file.h"
 
 #define LOCK_FORMAT 1
 #define LOCK_GUARD ".venom.lock.lck"
@@ -141,83 +142,6 @@ static int hash_at(int dirfd, const char *rel, char hex[65], uint64_t *size)
     return 0;
 }
 
-/* Write text to path atomically (temp file next to it, fsync, rename). */
-static int write_atomic(const char *path, const char *text, mode_t mode, char **err)
-{
-    char *tmp = mem_printf("%s.XXXXXX", path);
-    if (!tmp)
-        return err_set(err, -ENOMEM, "out of memory");
-    int fd = mkostemp(tmp, O_CLOEXEC), rc = 0;
-    if (fd < 0) {
-        rc = err_set(err, -errno, "cannot write %s: %s", path, strerror(errno));
-        mem_free(tmp);
-        return rc;
-    }
-    size_t len = strlen(text), off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, text + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0) {
-            rc = err_set(err, -errno, "cannot write %s: %s", path, strerror(errno));
-            break;
-        }
-        off += (size_t)w;
-    }
-    if (rc == 0 && (fchmod(fd, mode) < 0 || fsync(fd) < 0))
-        rc = err_set(err, -errno, "cannot write %s: %s", path, strerror(errno));
-    if (close(fd) < 0 && rc == 0)
-        rc = err_set(err, -errno, "cannot write %s: %s", path, strerror(errno));
-    if (rc == 0 && rename(tmp, path) < 0)
-        rc = err_set(err, -errno, "cannot replace %s: %s", path, strerror(errno));
-    if (rc < 0)
-        unlink(tmp);
-    mem_free(tmp);
-    return rc;
-}
-
-/* Read a whole small file (cap bytes) into *out (NUL-terminated). -ENOENT when missing. */
-static int read_small(const char *path, size_t cap, char **out, size_t *len, char **err)
-{
-    *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT ? -ENOENT : err_set(err, -errno, "cannot read %s: %s", path, strerror(errno));
-    struct stat st;
-    int rc = 0;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return err_set(err, -EINVAL, "%s is not a regular file", path);
-    }
-    if ((uint64_t)st.st_size > cap) {
-        close(fd);
-        return err_set(err, -E2BIG, "%s is larger than %zu MiB; give a pack archive", path, cap >> 20);
-    }
-    char *buf = mem_alloc((size_t)st.st_size + 1);
-    size_t n = 0;
-    if (!buf)
-        rc = err_set(err, -ENOMEM, "out of memory");
-    while (rc == 0) {
-        ssize_t r = read(fd, buf + n, (size_t)st.st_size - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            rc = err_set(err, -errno, "cannot read %s: %s", path, strerror(errno));
-        else if (r == 0 || (n += (size_t)r) == (size_t)st.st_size)
-            break;
-    }
-    close(fd);
-    if (rc < 0) {
-        mem_free(buf);
-        return rc;
-    }
-    buf[n] = '\0';
-    *out = buf;
-    if (len)
-        *len = n;
-    return 0;
-}
-
 /* ---- fetching ----------------------------------------------------------- */
 
 static int fetch_url(const char *url, char **buf, size_t *len, char **err)
@@ -301,7 +225,7 @@ int pack_fetch(const char *source, char **buf, size_t *len, char **where, char *
     }
     if (!path)
         return err_set(err, -ENOMEM, "out of memory");
-    rc = read_small(path, PACK_MAX_ARCHIVE, buf, len, err);
+    rc = file_read(path, PACK_MAX_ARCHIVE, false, buf, len, err);
     if (rc == -ENOENT)
         rc = err_set(err, -ENOENT, "%s: no such file", path);
     if (rc == 0 && where) {
@@ -514,7 +438,7 @@ int pack_lock_read(const char *skills_dir, json_t **out, char **err)
     size_t len = 0;
     if (!path)
         return err_set(err, -ENOMEM, "out of memory");
-    int rc = read_small(path, PACK_MAX_META_SIZE, &text, &len, err);
+    int rc = file_read(path, PACK_MAX_META_SIZE, false, &text, &len, err);
     if (rc == -ENOENT) {
         *out = json_pack("{s:i, s:{}}", "format", LOCK_FORMAT, "packs");
         rc = *out ? 0 : err_set(err, -ENOMEM, "out of memory");
@@ -556,7 +480,7 @@ static int lock_write(const char *skills_dir, const json_t *lock, char **err)
     char *path = lock_path(skills_dir);
     char *text = json_dumps(lock, JSON_INDENT(1) | JSON_SORT_KEYS);
     char *withnl = text ? mem_printf("%s\n", text) : NULL;
-    int rc = path && withnl ? write_atomic(path, withnl, 0644, err) : err_set(err, -ENOMEM, "out of memory");
+    int rc = path && withnl ? file_write_atomic(path, withnl, strlen(withnl), 0644, err) : err_set(err, -ENOMEM, "out of memory");
     free(text);
     mem_free(withnl);
     mem_free(path);
@@ -623,7 +547,7 @@ int pack_trust_list(const char *home, json_t **keys, char **err)
     size_t len = 0;
     if (!path)
         return err_set(err, -ENOMEM, "out of memory");
-    int rc = read_small(path, PACK_MAX_META_SIZE, &text, &len, err);
+    int rc = file_read(path, PACK_MAX_META_SIZE, false, &text, &len, err);
     if (rc == -ENOENT) {
         *keys = json_array();
         rc = *keys ? 0 : err_set(err, -ENOMEM, "out of memory");
@@ -664,7 +588,7 @@ static int key_text(const char *arg, char **key, char **err)
     *key = NULL;
     char *text = NULL;
     if (strncmp(arg, "ed25519:", 8) != 0) {
-        int rc = read_small(arg, 4096, &text, NULL, err);
+        int rc = file_read(arg, 4096, false, &text, NULL, err);
         if (rc == -ENOENT)
             return err_set(err, -EINVAL, "'%s' is neither a public key (ed25519:<base64>, as 'venom pack keygen' "
                            "prints it) nor a file holding one", arg);
@@ -695,7 +619,7 @@ static int trust_write(const char *home, json_t *keys, char **err)
     json_t *doc = json_pack("{s:i, s:O}", "format", 1, "keys", keys);
     char *text = doc ? json_dumps(doc, JSON_INDENT(1)) : NULL;
     char *withnl = text ? mem_printf("%s\n", text) : NULL;
-    rc = path && withnl ? write_atomic(path, withnl, 0644, err) : err_set(err, -ENOMEM, "out of memory");
+    rc = path && withnl ? file_write_atomic(path, withnl, strlen(withnl), 0644, err) : err_set(err, -ENOMEM, "out of memory");
     free(text);
     mem_free(withnl);
     json_decref(doc);

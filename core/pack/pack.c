@@ -18,6 +18,7 @@
 #include "plugin/skillmd.h"
 #include "util/doc.h"
 #include "util/err.h"
+#include "util/file.h"
 
 #define CHUNK 65536
 #define B64 sodium_base64_VARIANT_ORIGINAL
@@ -258,33 +259,6 @@ out:
     return rc;
 }
 
-/* A manifest's text (at most DOC_MAX_BYTES), NUL-terminated. */
-static int read_text(const char *path, char **out, size_t *len, char **err)
-{
-    *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return err_set(err, -errno, "cannot read %s: %s", path, strerror(errno));
-    char *b = mem_alloc(DOC_MAX_BYTES + 1);
-    size_t n = b ? fread(b, 1, DOC_MAX_BYTES + 1, f) : 0;
-    int rc = 0;
-    if (!b)
-        rc = err_set(err, -ENOMEM, "out of memory");
-    else if (ferror(f))
-        rc = err_set(err, -EIO, "cannot read %s", path);
-    else if (n > DOC_MAX_BYTES)
-        rc = err_set(err, -E2BIG, "%s is larger than %u MiB", path, DOC_MAX_BYTES >> 20);
-    fclose(f);
-    if (rc < 0) {
-        mem_free(b);
-        return rc;
-    }
-    b[n] = '\0';
-    *out = b;
-    *len = n;
-    return 0;
-}
-
 /* The pack's manifest name/version and its files, sorted and hashed. */
 static int collect(const char *dir, char **name, char **version, flist *fl, char **err)
 {
@@ -299,8 +273,11 @@ static int collect(const char *dir, char **name, char **version, flist *fl, char
      * (its lib/<triplet>/ .so files need not include this one's) */
     char *mtext = NULL;
     size_t mlen = 0;
-    if ((rc = read_text(mpath, &mtext, &mlen, err)) < 0)
+    if ((rc = file_read(mpath, DOC_MAX_BYTES, false, &mtext, &mlen, err)) < 0) {
+        if (rc == -ENOENT)
+            rc = err_set(err, -ENOENT, "%s: no such file", mpath);
         goto out;
+    }
     rc = manifest_parse(mtext, mlen, mpath, &m, err);
     mem_free(mtext);
     if (rc < 0)

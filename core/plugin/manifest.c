@@ -169,7 +169,7 @@ static int dup_str(const char *s, char **out)
     return (*out = mem_strdup(s)) ? 0 : -ENOMEM;
 }
 
-static bool name_ok(const char *s)
+bool manifest_name_ok(const char *s)
 {
     size_t n = strlen(s);
     if (n == 0 || n > MANIFEST_MAX_NAME)
@@ -767,7 +767,7 @@ static int check_skill(const mctx *c, json_t *sk, const loc *l, manifest_skill *
     loc ln = loc_key(l, "name");
     if ((rc = get_str(c, sk, l, "name", true, &s)) < 0)
         return rc;
-    if (!name_ok(s))
+    if (!manifest_name_ok(s))
         return bad(c, &ln, "skill name \"%s\" is not valid; use " NAME_RULE, jsonx_clipped(s).s);
     if ((rc = dup_str(s, &out->name)) < 0)
         return rc;
@@ -878,7 +878,7 @@ static int check_providers(const mctx *c, json_t *root, manifest *m)
             return rc;
         if ((rc = get_str(c, p, &lp, "name", true, &s)) < 0)
             return rc;
-        if (!name_ok(s))
+        if (!manifest_name_ok(s))
             return bad(c, &ln, "provider name \"%s\" is not valid; use " NAME_RULE, jsonx_clipped(s).s);
         for (size_t j = 0; j < i; j++)
             if (!strcmp(m->providers[j].name, s))
@@ -923,7 +923,7 @@ static int from_doc(const doc *d, const char *path, bool check_files, manifest *
     loc ln = loc_key(&top, "name");
     if ((rc = get_str(&c, root, &top, "name", true, &s)) < 0)
         goto out;
-    if (!name_ok(s)) {
+    if (!manifest_name_ok(s)) {
         rc = bad(&c, &ln, "pack name \"%s\" is not valid; use " NAME_RULE, jsonx_clipped(s).s);
         goto out;
     }

@@ -108,6 +108,10 @@ int manifest_find(const char *dir, char **path_out, char **err) __attribute__((w
  * ${triplet} in a manifest's "library" becomes. Static, never NULL. */
 const char *manifest_host_triplet(void);
 
+/* A pack or skill name: lower-case letters and digits, then also '-' and
+ * '_', at most MANIFEST_MAX_NAME bytes. */
+bool manifest_name_ok(const char *s);
+
 /* The skill called name, or NULL. Borrowed from m. */
 const manifest_skill *manifest_skill_find(const manifest *m, const char *name);
 

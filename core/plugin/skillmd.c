@@ -3,14 +3,12 @@
  */
 #include "util/common.h"
 
-#include <fcntl.h>
 #include <jansson.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "plugin/skillmd.h"
 #include "util/doc.h"
 #include "util/err.h"
+#include "util/file.h"
 #include "util/jsonx.h"
 
 static const char *const keys[] = {"name", "description", "license", "allowed-tools", "metadata", "compatibility"};
@@ -160,36 +158,17 @@ out:
 int skillmd_load(const char *pack_dir, const char *pack_name, skillmd **out, char **err)
 {
     *out = NULL;
-    char *path = mem_printf("%s/" SKILLMD_FILE, pack_dir);
+    char *path = mem_printf("%s/" SKILLMD_FILE, pack_dir), *text = NULL;
+    size_t n = 0;
     if (!path)
         return err_set(err, -ENOMEM, "out of memory");
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK), rc = 0;
-    if (fd < 0) {
-        rc = errno == ENOENT ? -ENOENT : err_set(err, -errno, "cannot read %s: %s", path, strerror(errno));
-        mem_free(path);
-        return rc;
+    int rc = file_read(path, SKILLMD_MAX_BYTES, true, &text, &n, err);
+    if (rc == -E2BIG && err) {
+        mem_free(*err);
+        *err = NULL;
+        rc = err_set(err, -E2BIG, "%s: a SKILL.md holds at most %u KiB (move long material into other files of "
+                     "the pack)", path, SKILLMD_MAX_BYTES / 1024);
     }
-    struct stat st;
-    char *text = NULL;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-        rc = err_set(err, -EINVAL, "%s is not a regular file", path);
-    else if ((uint64_t)st.st_size > SKILLMD_MAX_BYTES)
-        rc = err_set(err, -E2BIG, "%s: %lld bytes; a SKILL.md holds at most %u KiB", path, (long long)st.st_size,
-                     SKILLMD_MAX_BYTES / 1024);
-    else if (!(text = mem_alloc((size_t)st.st_size + 1)))
-        rc = err_set(err, -ENOMEM, "out of memory");
-    size_t n = 0;
-    while (rc == 0 && n < (size_t)st.st_size) {
-        ssize_t r = read(fd, text + n, (size_t)st.st_size - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            rc = err_set(err, r < 0 ? -errno : -EIO, "cannot read %s", path);
-            break;
-        }
-        n += (size_t)r;
-    }
-    close(fd);
     if (rc == 0)
         rc = skillmd_parse(text, n, path, pack_name, out, err);
     mem_free(text);
