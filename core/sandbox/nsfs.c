@@ -345,15 +345,29 @@ static void plan_reduce(sbx_fs_plan *pl)
     pl->nb = k;
 }
 
+/* True when path is dir or lies below it. */
+static bool at_or_below(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+    return !strncmp(path, dir, n) && (path[n] == '\0' || path[n] == '/');
+}
+
 /* The host directory to build the new root on: the mount placed there is
- * only seen by the child's private mount namespace. */
-static const char *pick_base(void)
+ * only seen by the child's private mount namespace. It must not be (or lie
+ * below) a path the plan binds: a recursive bind of that path would carry
+ * the new root along and hide what is really there (a workdir /tmp with a
+ * pack under /tmp/...). */
+static const char *pick_base(const sbx_fs_plan *pl)
 {
     static const char *const cand[] = {"/tmp", "/mnt", "/run", "/var/tmp", "/opt", "/srv", "/media"};
     struct stat st;
-    for (size_t i = 0; i < ARRAY_SIZE(cand); i++)
-        if (lstat(cand[i], &st) == 0 && S_ISDIR(st.st_mode))
+    for (size_t i = 0; i < ARRAY_SIZE(cand); i++) {
+        bool clash = false;
+        for (size_t j = 0; j < pl->nb && !clash; j++)
+            clash = at_or_below(cand[i], pl->b[j].path);
+        if (!clash && lstat(cand[i], &st) == 0 && S_ISDIR(st.st_mode))
             return cand[i];
+    }
     return NULL;
 }
 
@@ -408,9 +422,10 @@ int sbx_fs_plan_new(const sandbox_policy *p, sbx_fs_plan **out, char **err)
     }
     for (size_t i = 0; i < pl->nb + N_DEV; i++)
         pl->fds[i] = -1;
-    const char *base = pick_base();
+    const char *base = pick_base(pl);
     if (!base) {
-        rc = err_set(err, -ENOENT, "sandbox: none of /tmp, /mnt, /run, /var/tmp exists to build the new root on");
+        rc = err_set(err, -ENOENT, "sandbox: none of /tmp, /mnt, /run, /var/tmp, /opt, /srv, /media exists outside "
+                     "the paths the pack may reach, to build the new root on; run it from a narrower workdir");
         goto fail;
     }
     snprintf(pl->base, sizeof pl->base, "%s", base);

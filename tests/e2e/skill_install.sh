@@ -34,6 +34,8 @@ expect_rc 0; expect_out "installed good 1.0.0"; expect_out "always runs sandboxe
 expect_err "NOT signed"; expect_err "secrets: TOKEN"; expect_err "runs:      in the sandbox"
 venom skill info good.echo --json; expect_rc 0; expect_json 'd["isolation"]=="sandbox"'
 venom skill run good.echo n=3 --json; expect_rc 0; expect_json 'd["result"]=={"n":3}'
+# a workdir that is the sandbox's build place (and holds the pack): still the real /tmp inside
+venom skill run good.echo n=4 --workdir /tmp --json; expect_rc 0; expect_json 'd["result"]=={"n":4}'
 
 # signed by a key we do not trust, then trusted
 venom pack sign good-1.0.0.tar.gz --key "$E2E_TMP/k.key"; expect_rc 0
