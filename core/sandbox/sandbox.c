@@ -286,8 +286,8 @@ static int spawn_worker(const sandbox_policy *p, const char *mode, spawned *w, c
         w->cg = NULL;
     }
     mem_free(gerr);
-    if (write(w->sock, "G", 1) != 1) {
-        /* the child died already: its setup_error or status tells why */
+    if (send(w->sock, "G", 1, MSG_NOSIGNAL) != 1) {
+        /* the child died already: its setup_error or status tells why (never SIGPIPE) */
     }
     const void *prog = NULL;
     size_t prog_len = 0;
