@@ -196,7 +196,16 @@ static int skill_info(cli *c, int argc, char **argv)
             : m->isolation == MANIFEST_ISO_INPROCESS
                 ? "sandbox (the manifest asks for in-process, but the pack is not trusted: see 'trust' in docs/config.md)"
                 : "sandbox");
-    fprintf(c->out, "network:    %s\n", net_name(m->perms.network));
+    fprintf(c->out, "network:    %s", net_name(m->perms.network));
+    for (size_t i = 0; m->perms.network == MANIFEST_NET_HOSTS && i < m->perms.net_hosts.n; i++)
+        fprintf(c->out, "%s%s", i ? ", " : " (", m->perms.net_hosts.v[i]);
+    fputs(m->perms.network == MANIFEST_NET_HOSTS && m->perms.net_hosts.n ? ")\n" : "\n", c->out);
+    for (size_t i = 0; i < m->perms.secrets.n; i++)
+        fprintf(c->out, "secret:     %s\n", m->perms.secrets.v[i]);
+    for (size_t i = 0; i < m->perms.env.n; i++)
+        fprintf(c->out, "env:        %s\n", m->perms.env.v[i]);
+    if (m->perms.exec)
+        fputs("exec:       yes (may run programs)\n", c->out);
     for (size_t i = 0; i < m->perms.fs_read.n; i++)
         fprintf(c->out, "reads:      %s\n", m->perms.fs_read.v[i]);
     for (size_t i = 0; i < m->perms.fs_write.n; i++)
