@@ -51,6 +51,22 @@ static const char *const migrations[] = {
      * XChaCha20-Poly1305, never in clear */
     "CREATE TABLE secrets(name TEXT PRIMARY KEY NOT NULL, key_id TEXT NOT NULL, nonce BLOB NOT NULL,"
     " sealed BLOB NOT NULL, created TEXT NOT NULL, updated TEXT NOT NULL);",
+    /* 3: plans (core/plan, core/orchestrate): the plan cache (procedural
+     * memory: a validated plan that succeeded, under its normalized goal) and
+     * the control requests other processes make of a run (pause/resume/stop) */
+    "CREATE TABLE plan_cache(goal_key TEXT PRIMARY KEY NOT NULL, goal TEXT NOT NULL, plan TEXT NOT NULL,"
+    " source TEXT NOT NULL, created TEXT NOT NULL, used TEXT NOT NULL, uses INTEGER NOT NULL DEFAULT 0,"
+    " successes INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE run_control(run_id TEXT PRIMARY KEY NOT NULL, request TEXT NOT NULL, updated TEXT NOT NULL);",
+    /* 4: routing (core/route): per (model, task kind) Beta posteriors of
+     * success and running totals, spend per day and agent, user feedback */
+    "CREATE TABLE route_stats(model TEXT NOT NULL, kind TEXT NOT NULL, alpha REAL NOT NULL DEFAULT 1,"
+    " beta REAL NOT NULL DEFAULT 1, calls INTEGER NOT NULL DEFAULT 0, failures INTEGER NOT NULL DEFAULT 0,"
+    " retries INTEGER NOT NULL DEFAULT 0, latency_ms REAL NOT NULL DEFAULT 0, cost REAL NOT NULL DEFAULT 0,"
+    " updated TEXT NOT NULL, PRIMARY KEY(model, kind));"
+    "CREATE TABLE spend(day TEXT NOT NULL, agent TEXT NOT NULL, cost REAL NOT NULL DEFAULT 0,"
+    " PRIMARY KEY(day, agent));"
+    "CREATE TABLE feedback(run_id TEXT PRIMARY KEY NOT NULL, verdict TEXT NOT NULL, ts TEXT NOT NULL);",
 };
 #define SCHEMA_VERSION ((int)ARRAY_SIZE(migrations))
 
