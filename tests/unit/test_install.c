@@ -267,7 +267,8 @@ static void test_upgrade_remove_verify(void **state)
     pack_installed_release(&r);
 
     /* v2: a new version replaces v1 in one rename */
-    char *m = ts_read(path_in(src, "venom.json"));
+    char *mp = path_in(src, "venom.json"), *m = ts_read(mp);
+    mem_free(mp);
     assert_non_null(m);
     char *v = strstr(m, "\"1.0.0\"");
     assert_non_null(v);
@@ -411,7 +412,8 @@ static void test_registry_checks(void **state)
     /* the manifest changed (say, to widen its permissions): the pack is refused */
     install_ok(p, false, &r);
     pack_installed_release(&r);
-    char *m = ts_read(path_in(gd, "venom.json"));
+    char *mp = path_in(gd, "venom.json"), *m = ts_read(mp);
+    mem_free(mp);
     char *w = strstr(m, "\"read\": [\".\"]");
     assert_non_null(w);
     memcpy(w, "\"read\": [\"/\"]", 13);
