@@ -33,6 +33,14 @@ static void problem(problems *pr, const char *ptr, const char *fmt, ...)
     if (pr->n > PLAN_MAX_ERRORS)
         return;
     int line = ptr ? doc_line(pr->d, ptr) : 0;
+    if (ptr && line <= 0) { /* a node that is not in the file (args left out): its nearest ancestor */
+        char up[1100];
+        snprintf(up, sizeof up, "%s", ptr);
+        for (char *sl = strrchr(up, '/'); line <= 0 && sl; sl = strrchr(up, '/')) {
+            *sl = '\0';
+            line = doc_line(pr->d, up);
+        }
+    }
     va_list ap;
     va_start(ap, fmt);
     int rc = buf_printf(&pr->b, "%s%s:%d: ", pr->n > 1 ? "\n" : "", pr->file, line > 0 ? line : 1);
