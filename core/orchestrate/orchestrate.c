@@ -421,7 +421,8 @@ int orchestrate_run(registry *reg, store *st, const plan *p, const orch_opts *o,
     size_t n = p->n, workers = o->parallel ? o->parallel : cpus();
     pthread_t *th = NULL;
     size_t n_th = 0;
-    int rc = 0;
+    int rc = 0, cancel_why = 0;
+    bool stop_req = false;
     pthread_mutex_init(&r.m, NULL);
     pthread_mutex_init(&r.elock, NULL);
     pthread_condattr_t ca;
@@ -482,8 +483,6 @@ int orchestrate_run(registry *reg, store *st, const plan *p, const orch_opts *o,
     /* the control loop: cancellation, timeouts, run_control */
     unsigned ctl_ms = o->control_ms ? o->control_ms : 100;
     int64_t next_ctl = now_ms(), run_deadline = o->timeout_ms ? now_ms() + o->timeout_ms : 0;
-    int cancel_why = 0;
-    bool stop_req = false;
     pthread_mutex_lock(&r.m);
     while (r.finished < n && !(r.stopping && !r.running)) {
         struct timespec ts;

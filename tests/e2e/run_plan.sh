@@ -64,6 +64,12 @@ schema_ok "refs"
 py 'of("plan.validated")[0]["plan"]["steps"][1]["depends_on"] == ["read"] and of("run.finished")[0]["plan"] == {"done": 3, "failed": 0, "skipped": 2}'
 py 'by("step.finished","count")[0]["result"]["words"] == 3 and by("step.finished","count")[0]["attempts"] == 1'
 py 'all(e["seq"] == i for i, e in enumerate(ev)) and ev[0]["type"] == "run.started" and ev[-1]["type"] == "run.finished"'
+# the plan as recorded is a valid plan file (docs/plan.schema.json), and runs again
+python3 -c 'import json,sys; [print(json.dumps(e["plan"])) for e in map(json.loads, sys.stdin) if e["type"] == "plan.validated"]' <<<"$out" >plan.json
+if "$SCHEMACHECK" "$VENOM_SRC/docs/plan.schema.json" plan.json >"$E2E_TMP/sc" 2>&1; then ok; else fail "plan.schema.json: $(head -3 "$E2E_TMP/sc")"; fi
+venom run -f plan.json
+expect_rc 0 "the recorded plan runs again"
+expect_out 'after: skipped (dependency_skipped: never)' "the recorded plan"
 # --set fills a var (typed like its default)
 printf 'one\n' >one.txt
 venom run -f refs.yaml --set file=one.txt --json
