@@ -113,6 +113,20 @@ expect_err "did you mean 'retries'?" "unknown key"
 venom run -f missing.yaml
 expect_rc 2 "missing file"
 
+# an agent step (the offline provider) in the same run, its events tagged
+printf 'agents:\n  counter:\n    role: "You count things."\n    skills: [text, fs.read]\n' >"$VENOM_HOME/config.yaml"
+printf 'steps:\n  - {id: ask, agent: counter, instruction: "count the words of notes.txt"}\n  - {id: echo, skill: text.head, args: {text: "${steps.ask.result}", lines: 1}}\n' >agent.yaml
+venom run -f agent.yaml --json
+expect_rc 0 "agent step"
+schema_ok "agent step"
+py 'by("step.finished","ask")[0]["result"].startswith("2 lines, 3 words") and by("step.finished","echo")[0]["result"]["lines"] == [by("step.finished","ask")[0]["result"]]'
+py 'len(of("run.started")) == 1 and len(of("run.finished")) == 1 and all(e["plan_step"] == "ask" for e in of("tool.call") + of("model.request")) and len(of("tool.call")) >= 1'
+printf 'steps:\n  - {id: ask, agent: countr, instruction: "x"}\n' >agent_bad.yaml
+venom run -f agent_bad.yaml
+expect_rc 2 "unknown agent"
+expect_err "agent_bad.yaml:2: step 'ask': unknown agent 'countr' (did you mean 'counter'?)" "unknown agent"
+rm "$VENOM_HOME/config.yaml"
+
 # 3. parallel: two 300 ms sleeps overlap
 cat >par.yaml <<'E'
 steps:
