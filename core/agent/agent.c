@@ -101,6 +101,8 @@ static void emit(run *r, const char *type, json_t *payload)
 {
     if (!payload)
         payload = json_object();
+    if (payload && r->o->step_tag)
+        json_object_set_new(payload, "plan_step", json_string(r->o->step_tag));
     json_t *ev = NULL;
     char *err = NULL;
     pthread_mutex_lock(&r->lock);
@@ -662,7 +664,9 @@ int agent_run(registry *reg, provider *prov, store *st, const agent_opts *o, con
         rc = err_set(err, rc, "out of memory");
         goto out;
     }
-    if ((rc = store_run_new(st, o->goal, r.id, err)) < 0)
+    if (o->run_id)
+        snprintf(r.id, sizeof r.id, "%s", o->run_id);
+    else if ((rc = store_run_new(st, o->goal, r.id, err)) < 0)
         goto out;
     memcpy(out->run_id, r.id, sizeof r.id);
     r.usage = json_pack("{s:i, s:i, s:i, s:i}", "input_tokens", 0, "cached_input_tokens", 0, "cache_write_tokens", 0,
@@ -670,12 +674,15 @@ int agent_run(registry *reg, provider *prov, store *st, const agent_opts *o, con
     json_t *names = json_array();
     for (size_t i = 0; i < r.n_tools; i++)
         json_array_append_new(names, json_string(reg_skill_name(r.tools[i].skill)));
-    emit(&r, "run.started",
+    if (!o->run_id)
+        emit(&r, "run.started",
          json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:O, s:{s:i, s:f, s:i}}", "goal", o->goal, "provider",
                    provider_name(prov), "model", provider_model(prov), "workdir", o->workdir, "venom", VENOM_VERSION,
                    "skills", names, "tools", r.tool_defs, "limits", "max_steps",
                    o->max_steps ? o->max_steps : DEFAULT_STEPS, "max_cost", o->max_cost, "timeout_ms",
                    o->timeout_ms));
+    else
+        json_decref(names);
     char *sys = system_prompt(&r);
     msgs = sys ? json_pack("[{s:s, s:s}, {s:s, s:s}]", "role", "system", "content", sys, "role", "user", "content",
                            o->goal)
@@ -694,7 +701,10 @@ int agent_run(registry *reg, provider *prov, store *st, const agent_opts *o, con
     json_object_set_new(fin, "answer", f.answer ? json_string(f.answer) : json_null());
     if (f.reason)
         json_object_set_new(fin, "reason", json_string(f.reason));
-    emit(&r, "run.finished", fin);
+    if (o->run_id)
+        json_decref(fin);
+    else
+        emit(&r, "run.finished", fin);
     if (r.append_rc < 0) {
         rc = err_set(err, r.append_rc, "event log: %s", r.append_err ? r.append_err : "write failed");
         goto out;

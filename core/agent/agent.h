@@ -46,6 +46,12 @@ typedef struct agent_opts {
     bool stream;                 /* ask the provider to stream text */
     size_t parallel;             /* tool calls of one turn run at once; 0 = 8 */
     atomic_int *cancel;          /* set to 1 (SIGINT) to interrupt; may be NULL */
+    /* An agent step of a plan (core/orchestrate): append to this existing
+     * run instead of starting one — no run.started/run.finished, the
+     * outcome is the caller's to record — and tag every event with
+     * "plan_step": step_tag. NULL for a run of its own. */
+    const char *run_id;
+    const char *step_tag;
 } agent_opts;
 
 typedef struct agent_sink {

@@ -44,6 +44,8 @@ int cmd_help(cli *c, int argc, char **argv);
 int cmd_mcp(cli *c, int argc, char **argv);
 int cmd_pack(cli *c, int argc, char **argv);
 int cmd_run(cli *c, int argc, char **argv);
+/* `venom run -f PLAN` (cmd_run hands over when -f/--file is given). */
+int cmd_run_plan(cli *c, int argc, char **argv);
 int cmd_runs(cli *c, int argc, char **argv);
 int cmd_trust(cli *c, int argc, char **argv);
 /* `venom skill install|remove|verify` (argv[0] is the subcommand). */

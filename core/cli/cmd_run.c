@@ -164,6 +164,9 @@ int cmd_run(cli *c, int argc, char **argv)
     char *err = NULL, *dbpath = NULL, *abswd = NULL;
     agent_outcome res = {0};
 
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--file"))
+            return cmd_run_plan(c, argc, argv);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;

@@ -295,6 +295,34 @@ static int runs_log(cli *c, int argc, char **argv)
     return rc;
 }
 
+/* `venom runs stop|pause|resume ID`: a request to a running plan run,
+ * read by its orchestrator within a tenth of a second (run_control). */
+static int runs_control(cli *c, int argc, char **argv)
+{
+    bool json;
+    store *s;
+    store_run r = {0};
+    int rc = one_run(c, argc, argv, argv[0], &json, &s, &r);
+    if (rc)
+        return rc;
+    char *err = NULL;
+    if (!r.status || strcmp(r.status, "running")) {
+        cli_error(c, "runs %s: run %s is not running (status %s)", argv[0], r.id, r.status ? r.status : "?");
+        rc = CLI_EXIT_USAGE;
+    } else if (store_control_set(s, r.id, argv[0], &err) < 0) {
+        cli_error(c, "runs %s: %s", argv[0], err ? err : "cannot record the request");
+        rc = CLI_EXIT_FAILED;
+    } else if (json) {
+        fprintf(c->out, "{\"run_id\":\"%s\",\"request\":\"%s\"}\n", r.id, argv[0]);
+    } else {
+        fprintf(c->out, "%s requested for run %s\n", argv[0], r.id);
+    }
+    mem_free(err);
+    store_run_clear(&r);
+    store_close(s);
+    return rc;
+}
+
 int cmd_runs(cli *c, int argc, char **argv)
 {
     if (argc < 2) {
@@ -307,10 +335,12 @@ int cmd_runs(cli *c, int argc, char **argv)
         return runs_show(c, argc - 1, argv + 1);
     if (!strcmp(argv[1], "log"))
         return runs_log(c, argc - 1, argv + 1);
+    if (!strcmp(argv[1], "stop") || !strcmp(argv[1], "pause") || !strcmp(argv[1], "resume"))
+        return runs_control(c, argc - 1, argv + 1);
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         char *hv[] = {"help", "runs", NULL};
         return cmd_help(c, 2, hv);
     }
-    cli_error(c, "runs: unknown subcommand '%s'; use list, show or log", argv[1]);
+    cli_error(c, "runs: unknown subcommand '%s'; use list, show, log, stop, pause or resume", argv[1]);
     return CLI_EXIT_USAGE;
 }

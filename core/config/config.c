@@ -13,7 +13,7 @@
 #include "util/err.h"
 #include "util/suggest.h"
 
-static const char *const known_keys[] = {"agent", "color", "log_level", "model", "provider", "providers", "sandbox",
+static const char *const known_keys[] = {"agent", "agents", "color", "log_level", "model", "provider", "providers", "sandbox",
                                          "skill_paths", "trust", "trusted_keys", "workdir"};
 static const char *const sandbox_keys[] = {"idle_ms", "pool", "reuse"};
 static const char *const agent_keys[] = {"max_cost", "max_steps", "system", "timeout"};
@@ -212,6 +212,49 @@ static int apply_agent(config *c, const doc *d, json_t *v, char **err)
     return 0;
 }
 
+/* agents: {NAME: {role, skills: [...], model, budget}} (docs/plan.md) */
+static int apply_agents(config *c, const doc *d, json_t *v, char **err)
+{
+    static const char *const keys[] = {"budget", "model", "role", "skills"};
+    if (!json_is_object(v))
+        return type_error(d, "agents", "a mapping of agent names to {role, skills, model, budget}", err);
+    const char *name, *key;
+    json_t *a, *e;
+    json_object_foreach(v, name, a) {
+        char ptr[300], what[300];
+        snprintf(ptr, sizeof ptr, "/agents/%s", name);
+        snprintf(what, sizeof what, "agents.%s", name);
+        if (!json_is_object(a))
+            return at_error(d, ptr, what, "a mapping (role, skills, model, budget)", err);
+        json_object_foreach(a, key, e) {
+            snprintf(ptr, sizeof ptr, "/agents/%s/%s", name, key);
+            snprintf(what, sizeof what, "agents.%s.%s", name, key);
+            bool ok = true;
+            if (!strcmp(key, "role") || !strcmp(key, "model")) {
+                ok = json_is_string(e);
+            } else if (!strcmp(key, "budget")) {
+                ok = json_is_number(e) && json_number_value(e) >= 0;
+            } else if (!strcmp(key, "skills")) {
+                ok = json_is_array(e);
+                for (size_t i = 0; ok && i < json_array_size(e); i++)
+                    ok = json_is_string(json_array_get(e, i));
+            } else {
+                char sect[300];
+                snprintf(sect, sizeof sect, "agents/%s", name);
+                return key_error(d, sect, key, keys, ARRAY_SIZE(keys), err);
+            }
+            if (!ok)
+                return at_error(d, ptr, what,
+                                !strcmp(key, "skills") ? "a list of skills (\"pack\", \"pack.skill\" or \"pack.*\")"
+                                : !strcmp(key, "budget") ? "a number >= 0 (money per step; 0 = no limit)"
+                                                         : "a string", err);
+        }
+    }
+    json_decref(c->agents);
+    c->agents = json_deep_copy(v);
+    return c->agents ? 0 : -ENOMEM;
+}
+
 static bool str_map(json_t *v)
 {
     const char *k;
@@ -394,6 +437,8 @@ static int apply_file(config *c, const char *path, char **err)
             rc = apply_sandbox(c, d, v, err);
         } else if (!strcmp(key, "agent")) {
             rc = apply_agent(c, d, v, err);
+        } else if (!strcmp(key, "agents")) {
+            rc = apply_agents(c, d, v, err);
         } else if (!strcmp(key, "providers")) {
             rc = apply_providers(c, d, v, err);
         } else if (!strcmp(key, "provider") || !strcmp(key, "model")) {
@@ -522,6 +567,7 @@ void config_free(config *c)
     mem_free(c->provider);
     mem_free(c->model);
     mem_free(c->system_prompt);
+    json_decref(c->agents);
     json_decref(c->providers);
     mem_free(c);
 }

@@ -41,6 +41,7 @@ typedef struct config {
     double max_cost;          /* agent.max_cost: money per run, 0 = no limit */
     unsigned timeout_s;       /* agent.timeout: seconds per run, 0 = none */
     char *system_prompt;      /* agent.system ("" = the built-in one) */
+    json_t *agents;           /* agents: {NAME: {role, skills, model, budget}} for plan agent steps; {} by default */
 } config;
 
 /* Load defaults, the file and the environment. *err is one line. */

@@ -1556,3 +1556,59 @@ int store_secret_delete(store *s, const char *name, char **err)
     pthread_mutex_unlock(&s->mu);
     return rc;
 }
+
+/* ------------------------------------------------------------ run control
+ * Requests from another process to a running run (`venom runs stop|pause|
+ * resume ID`), read by the orchestrator (core/orchestrate) while it runs.
+ * Migration 3's run_control table: one row per run, the latest request. */
+
+int store_control_set(store *s, const char *run_id, const char *request, char **err)
+{
+    if (!s || !run_id || !request ||
+        (strcmp(request, "stop") && strcmp(request, "pause") && strcmp(request, "resume")))
+        return err_set(err, -EINVAL, "store_control_set: the request is stop, pause or resume");
+    char ts[96];
+    now_iso(ts, NULL);
+    int rc = 0;
+    sqlite3_stmt *st = NULL;
+    pthread_mutex_lock(&s->mu);
+    int src = sqlite3_prepare_v2(s->db,
+                                 "INSERT INTO run_control(run_id, request, updated) VALUES(?1, ?2, ?3) "
+                                 "ON CONFLICT(run_id) DO UPDATE SET request = ?2, updated = ?3",
+                                 -1, &st, NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, request, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, ts, -1, SQLITE_STATIC);
+        src = sqlite3_step(st);
+    }
+    if (src != SQLITE_DONE)
+        rc = db_fail(s, src, "cannot record the request", err);
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int store_control_get(store *s, const char *run_id, char request[16], char **err)
+{
+    request[0] = '\0';
+    if (!s || !run_id)
+        return err_set(err, -EINVAL, "store_control_get: missing argument");
+    int rc = 0;
+    sqlite3_stmt *st = NULL;
+    pthread_mutex_lock(&s->mu);
+    int src = sqlite3_prepare_v2(s->db, "SELECT request FROM run_control WHERE run_id = ?1", -1, &st, NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
+        src = sqlite3_step(st);
+        if (src == SQLITE_ROW) {
+            snprintf(request, 16, "%s", (const char *)sqlite3_column_text(st, 0) ?: "");
+            src = SQLITE_DONE;
+        }
+    }
+    if (src != SQLITE_DONE)
+        rc = db_fail(s, src, "cannot read run requests", err);
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}

@@ -140,4 +140,14 @@ int store_secret_list(store *s, store_secret **out, size_t *n, char **err) __att
 /* Remove one; -ENOENT when there is none. */
 int store_secret_delete(store *s, const char *name, char **err) __attribute__((warn_unused_result));
 
+/*
+ * Run control (core/orchestrate): the latest request to a running run from
+ * another process — "stop", "pause" or "resume" — one row per run.
+ * store_control_set records it (replacing the previous one); -EINVAL for
+ * another request. store_control_get copies it into request ("" when none).
+ */
+int store_control_set(store *s, const char *run_id, const char *request, char **err)
+    __attribute__((warn_unused_result));
+int store_control_get(store *s, const char *run_id, char request[16], char **err) __attribute__((warn_unused_result));
+
 #endif
