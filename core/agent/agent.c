@@ -93,6 +93,7 @@ typedef struct run {
     route_step rs;        /* the step's decision; rs.c is NULL until made */
     unsigned m_turns;     /* calls, time and cost on the model in use */
     double m_ms, m_cost;
+    char *route_why;      /* why the last model failed */
 } run;
 
 static double ms_since(const struct timespec *t0)
@@ -478,6 +479,8 @@ static void route_record(run *r, int success)
 static void route_fail(run *r, const char *why)
 {
     route_record(r, 0);
+    mem_free(r->route_why);
+    r->route_why = mem_strdup(why);
     json_t *ev = NULL;
     router_fallback(r->o->router, &r->rs, why, &ev);
     emit(r, "route.fallback", ev);
@@ -504,8 +507,8 @@ static bool route_use(run *r, finish *f)
         route_fail(r, err ? err : "the provider cannot be opened");
         mem_free(err);
     }
-    set_finish(f, AGENT_PROVIDER, mem_printf("no model of the catalog is left for this step (each one failed or "
-                                             "does not fit; see the route.* events)"));
+    set_finish(f, AGENT_PROVIDER, mem_printf("no model of the catalog is left for this step; the last one failed: %s",
+                                             r->route_why ? r->route_why : "see the route.* events"));
     return false;
 }
 
@@ -887,6 +890,7 @@ out:
         skillmd_free(r.docs[i].sk);
     mem_free(r.docs);
     route_step_release(&r.rs);
+    mem_free(r.route_why);
     pthread_mutex_destroy(&r.lock);
     return rc;
 }
