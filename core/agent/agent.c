@@ -9,6 +9,7 @@
 #include "plugin/manifest.h"
 #include "plugin/registry.h"
 #include "plugin/skillmd.h"
+#include "route/route.h"
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/err.h"
@@ -87,6 +88,12 @@ typedef struct run {
     struct timespec t0;
     int append_rc;        /* first store failure */
     char *append_err;
+    /* routing (o->router with a catalog and no provider given) */
+    bool routed;
+    route_step rs;        /* the step's decision; rs.c is NULL until made */
+    unsigned m_turns;     /* calls, time and cost on the model in use */
+    double m_ms, m_cost;
+    char *route_why;      /* why the last model failed */
 } run;
 
 static double ms_since(const struct timespec *t0)
@@ -453,6 +460,121 @@ static agent_status cancel_status(run *r, finish *f)
     return AGENT_INTERRUPTED;
 }
 
+/* ------------------------------------------------------------ routing */
+
+/* Record the outcome of the model in use on the step (success 1, failure 0,
+ * neither -1). A store failure is noted like an event-log failure. */
+static void route_record(run *r, int success)
+{
+    if (!r->routed || r->rs.model == ROUTE_NONE)
+        return;
+    char *err = NULL;
+    if (router_record(r->o->router, r->rs.kind, r->rs.model, success, r->m_turns, r->rs.fallbacks ? 1 : 0, r->m_ms,
+                      r->m_cost, &err) < 0)
+        step_note(r, "routing statistics: %s", err ? err : "cannot record");
+    mem_free(err);
+    r->m_turns = 0;
+    r->m_ms = r->m_cost = 0;
+}
+
+/* The model in use failed: record it, fall back (route.fallback). */
+static void route_fail(run *r, const char *why)
+{
+    route_record(r, 0);
+    mem_free(r->route_why);
+    r->route_why = mem_strdup(why);
+    json_t *ev = NULL;
+    router_fallback(r->o->router, &r->rs, why, &ev);
+    emit(r, "route.fallback", ev);
+}
+
+/* Make the step's model the provider in use, falling back past models
+ * whose provider cannot be opened. false (f set) when none is left. */
+static bool route_use(run *r, finish *f)
+{
+    while (r->rs.model != ROUTE_NONE) {
+        char *err = NULL;
+        provider *p = router_provider(r->o->router, r->rs.model, &err);
+        if (p) {
+            mem_free(err);
+            const char *secrets[64];
+            size_t n = provider_redactions(p, secrets, ARRAY_SIZE(secrets));
+            if (n && store_add_redactions(r->st, secrets, n) < 0) {
+                set_finish(f, AGENT_FAILED, mem_strdup("out of memory"));
+                return false;
+            }
+            r->prov = p;
+            return true;
+        }
+        route_fail(r, err ? err : "the provider cannot be opened");
+        mem_free(err);
+    }
+    set_finish(f, AGENT_PROVIDER, mem_printf("no model of the catalog is left for this step; the last one failed: %s",
+                                             r->route_why ? r->route_why : "see the route.* events"));
+    return false;
+}
+
+/* The money left in the tightest budget (run, day, agent); -1 = none. */
+static double budget_left(run *r)
+{
+    double left = -1, spent, limit;
+    const char *which;
+    char *err = NULL;
+    if (router_budget_left(r->o->router, r->o->agent, &left, &which, &spent, &limit, &err) < 0)
+        step_note(r, "budget: %s", err ? err : "cannot read the spend");
+    mem_free(err);
+    if (r->o->max_cost > 0) {
+        double run_left = r->o->max_cost - r->cost > 0 ? r->o->max_cost - r->cost : 0;
+        if (left < 0 || run_left < left)
+            left = run_left;
+    }
+    return left;
+}
+
+/* Decide the step's model (route.decided). false (f set) when none fits. */
+static bool route_decide(run *r, size_t est, finish *f)
+{
+    route_need need = {.caps = r->n_tools ? ROUTE_CAP_TOOLS : 0,
+                       .input_tokens = est,
+                       .budget_left = budget_left(r),
+                       .cost_weight = -1,
+                       .latency_weight = -1};
+    json_t *ev = NULL;
+    char *err = NULL;
+    if (router_decide(r->o->router, r->o->kind, &need, &r->rs, &ev, &err) < 0) {
+        set_finish(f, AGENT_FAILED, mem_printf("routing: %s", err ? err : "failed"));
+        mem_free(err);
+        return false;
+    }
+    emit(r, "route.decided", ev);
+    if (r->rs.model == ROUTE_NONE) {
+        /* nothing fits: a budget, when one dropped a model that fits otherwise */
+        const route_catalog *cat = router_catalog(r->o->router);
+        double cheapest = -1;
+        for (size_t i = 0; i < cat->n; i++)
+            if (r->rs.c[i].drop == ROUTE_DROP_BUDGET && (cheapest < 0 || r->rs.c[i].cost < cheapest))
+                cheapest = r->rs.c[i].cost;
+        if (cheapest >= 0) {
+            double left, spent = r->cost, limit = r->o->max_cost;
+            const char *which = NULL;
+            char *e2 = NULL;
+            if (router_budget_left(r->o->router, r->o->agent, &left, &which, &spent, &limit, &e2) < 0 || !which ||
+                (r->o->max_cost > 0 && r->o->max_cost - r->cost < left))
+                which = "run", spent = r->cost, limit = r->o->max_cost;
+            mem_free(e2);
+            emit(r, "budget.exceeded", route_budget_event(which, r->o->agent, spent, limit, cheapest));
+            set_finish(f, AGENT_LIMIT, mem_printf("budget: the %s budget has %.6f left of %.6f; the cheapest model "
+                                                  "that fits this step would cost ~%.6f", which,
+                                                  limit - spent > 0 ? limit - spent : 0, limit, cheapest));
+        } else {
+            set_finish(f, AGENT_FAILED, mem_strdup("no model of the catalog fits this step (needed capabilities, "
+                                                   "context size or privacy: see the route.decided event)"));
+        }
+        return false;
+    }
+    return route_use(r, f);
+}
+
 /* The loop proper. */
 static void loop(run *r, json_t *msgs, finish *f)
 {
@@ -475,22 +597,49 @@ static void loop(run *r, json_t *msgs, finish *f)
             set_finish(f, AGENT_FAILED, mem_strdup("out of memory"));
             return;
         }
-        if (*provider_model(r->prov))
-            json_object_set_new(rq, "model", json_string(provider_model(r->prov)));
         char *text = json_dumps(rq, JSON_COMPACT);
         size_t est = text ? strlen(text) / 4 + 1 : 0;
         free(text);
+        if (r->routed && !r->rs.c && !route_decide(r, est, f)) {
+            json_decref(rq);
+            return;
+        }
+        if (*provider_model(r->prov))
+            json_object_set_new(rq, "model", json_string(provider_model(r->prov)));
         /* priced like any usage (provider_cost): the estimate as uncached input */
         json_t *est_usage = json_pack("{s:I}", "input_tokens", (json_int_t)est);
         bool est_priced;
-        double est_cost = provider_cost(r->prov, NULL, est_usage, &est_priced);
+        double est_cost = r->routed ? route_cost(&router_catalog(r->o->router)->m[r->rs.model], est_usage, &est_priced)
+                                    : provider_cost(r->prov, NULL, est_usage, &est_priced);
         json_decref(est_usage);
         if (r->o->max_cost > 0 && r->cost + est_cost > r->o->max_cost) {
+            emit(r, "budget.exceeded", route_budget_event("run", r->o->agent, r->cost, r->o->max_cost, est_cost));
             set_finish(f, AGENT_LIMIT, mem_printf("max-cost: spent %.6f, the next call (~%zu input tokens, ~%.6f) "
                                                   "would pass the limit of %.6f (--max-cost)",
                                                   r->cost, est, est_cost, r->o->max_cost));
             json_decref(rq);
             return;
+        }
+        if (r->o->router) {
+            json_t *bev = NULL;
+            char *berr = NULL;
+            int brc = router_budget_check(r->o->router, r->o->agent, est_cost, &bev, &berr);
+            if (brc != 0) {
+                if (brc > 0) {
+                    const char *which = json_string_value(json_object_get(bev, "budget"));
+                    set_finish(f, AGENT_LIMIT,
+                               mem_printf("budget: the %s budget (%s) has %.6f spent of %.6f; the next call "
+                                          "(~%.6f) would pass it", which, !strcmp(which, "day") ? "budget.day"
+                                          : "budget.agents", json_real_value(json_object_get(bev, "spent")),
+                                          json_real_value(json_object_get(bev, "limit")), est_cost));
+                    emit(r, "budget.exceeded", bev);
+                } else {
+                    set_finish(f, AGENT_FAILED, mem_printf("budget: %s", berr ? berr : "cannot read the spend"));
+                }
+                mem_free(berr);
+                json_decref(rq);
+                return;
+            }
         }
         r->steps = step;
         emit(r, "step.started", json_pack("{s:i, s:s}", "step", step, "kind", "model"));
@@ -513,6 +662,17 @@ static void loop(run *r, json_t *msgs, finish *f)
             emit(r, "model.error", json_pack("{s:i, s:i, s:s, s:f}", "step", step, "code", code, "error",
                                              err ? err : "failed", "duration_ms", ms));
             emit(r, "step.finished", json_pack("{s:i, s:s}", "step", step, "status", "failed"));
+            if (r->routed && code != VENOM_E_CANCELLED) {
+                /* the next best model takes the turn again */
+                r->m_turns++;
+                r->m_ms += ms;
+                route_fail(r, err ? err : "the provider call failed");
+                mem_free(err);
+                if (!route_use(r, f))
+                    return;
+                r->steps = step - 1;
+                continue;
+            }
             if (code == VENOM_E_CANCELLED)
                 cancel_status(r, f);
             else
@@ -534,8 +694,18 @@ static void loop(run *r, json_t *msgs, finish *f)
         json_t *usage = json_object_get(resp, "usage");
         const char *model = json_string_value(json_object_get(resp, "model"));
         bool priced = false;
-        double cost = provider_cost(r->prov, model, usage, &priced);
+        double cost = r->routed ? route_cost(&router_catalog(r->o->router)->m[r->rs.model], usage, &priced)
+                                : provider_cost(r->prov, model, usage, &priced);
         r->cost += cost;
+        r->m_turns++;
+        r->m_ms += ms;
+        r->m_cost += cost;
+        if (r->o->router) {
+            char *serr = NULL;
+            if (router_spend(r->o->router, r->o->agent, cost, &serr) < 0)
+                step_note(r, "budget: %s", serr ? serr : "cannot record the spend");
+            mem_free(serr);
+        }
         r->unpriced |= !priced;
         add_usage(r, usage);
         json_t *msg = json_object_get(resp, "message");
@@ -649,6 +819,9 @@ int agent_run(registry *reg, provider *prov, store *st, const agent_opts *o, con
 {
     *out = (agent_outcome){0};
     run r = {.reg = reg, .prov = prov, .st = st, .o = o, .sink = sink};
+    r.routed = !prov && router_routes(o->router);
+    if (!prov && !r.routed)
+        return err_set(err, -EINVAL, "agent_run: no provider and no routing catalog");
     pthread_mutex_init(&r.lock, NULL);
     atomic_init(&r.own_cancel, 0);
     r.cancel = o->cancel ? o->cancel : &r.own_cancel;
@@ -659,7 +832,7 @@ int agent_run(registry *reg, provider *prov, store *st, const agent_opts *o, con
     if (rc < 0)
         goto out;
     const char *secrets[64];
-    size_t n_secrets = provider_redactions(prov, secrets, ARRAY_SIZE(secrets));
+    size_t n_secrets = prov ? provider_redactions(prov, secrets, ARRAY_SIZE(secrets)) : 0;
     if (n_secrets && (rc = store_set_redactions(st, secrets, n_secrets)) < 0) {
         rc = err_set(err, rc, "out of memory");
         goto out;
@@ -677,7 +850,7 @@ int agent_run(registry *reg, provider *prov, store *st, const agent_opts *o, con
     if (!o->run_id)
         emit(&r, "run.started",
          json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:O, s:{s:i, s:f, s:i}}", "goal", o->goal, "provider",
-                   provider_name(prov), "model", provider_model(prov), "workdir", o->workdir, "venom", VENOM_VERSION,
+                   prov ? provider_name(prov) : "router", "model", prov ? provider_model(prov) : "", "workdir", o->workdir, "venom", VENOM_VERSION,
                    "skills", names, "tools", r.tool_defs, "limits", "max_steps",
                    o->max_steps ? o->max_steps : DEFAULT_STEPS, "max_cost", o->max_cost, "timeout_ms",
                    o->timeout_ms));
@@ -696,6 +869,7 @@ int agent_run(registry *reg, provider *prov, store *st, const agent_opts *o, con
         set_finish(&f, AGENT_FAILED, mem_strdup(r.append_err ? r.append_err : "out of memory"));
     if (wd)
         watchdog_stop(&w);
+    route_record(&r, f.st == AGENT_DONE ? 1 : f.st == AGENT_FAILED || f.st == AGENT_PROVIDER ? 0 : -1);
     json_t *fin = json_pack("{s:s, s:i, s:O, s:f, s:b, s:f}", "status", status_names[f.st], "steps", r.steps,
                             "usage", r.usage, "cost", r.cost, "priced", !r.unpriced, "duration_ms", ms_since(&r.t0));
     json_object_set_new(fin, "answer", f.answer ? json_string(f.answer) : json_null());
@@ -725,6 +899,8 @@ out:
     for (size_t i = 0; i < r.n_docs; i++)
         skillmd_free(r.docs[i].sk);
     mem_free(r.docs);
+    route_step_release(&r.rs);
+    mem_free(r.route_why);
     pthread_mutex_destroy(&r.lock);
     return rc;
 }

@@ -18,6 +18,7 @@
 
 struct registry;
 struct provider;
+struct router;
 struct store;
 
 /* How a run ended: the "status" of run.finished and the exit code. */
@@ -52,6 +53,10 @@ typedef struct agent_opts {
      * "plan_step": step_tag. NULL for a run of its own. */
     const char *run_id;
     const char *step_tag;
+    struct router *router;       /* budgets per day/agent and, with a catalog and no provider given to
+                                  * agent_run, the model of the step (docs/routing.md); NULL = none */
+    const char *kind;            /* task kind of the step for routing; NULL = "agent" */
+    const char *agent;           /* the agent, for its budget and spend; NULL = "default" */
 } agent_opts;
 
 typedef struct agent_sink {
@@ -69,7 +74,9 @@ typedef struct agent_outcome {
 } agent_outcome;
 void agent_outcome_clear(agent_outcome *o);
 
-/* Run the goal. Returns 0 when the run was recorded (whatever its status;
+/* Run the goal on provider p, or, when p is NULL and o->router has a
+ * catalog, on the model the router picks (falling back to the next on a
+ * provider failure). Returns 0 when the run was recorded (whatever its status;
  * see out->status), or < 0 when it could not start (the store failed, no
  * memory), with *err. */
 int agent_run(struct registry *r, struct provider *p, struct store *s, const agent_opts *o, const agent_sink *sink,

@@ -288,6 +288,11 @@ double provider_cost(const provider *p, const char *model, const json_t *usage, 
     if (!price && model && *p->model)
         price = json_object_get(models, p->model); /* the server may report a dated variant */
     *priced = price != NULL;
+    return provider_price_cost(price, usage);
+}
+
+double provider_price_cost(const json_t *price, const json_t *usage)
+{
     if (!price || !usage)
         return 0;
     double in = num(price, "input_per_mtok"), out = num(price, "output_per_mtok");

@@ -60,5 +60,9 @@ int32_t provider_chat(provider *p, const json_t *request, const provider_call_op
  * and output tokens. *priced is false when the model has no price entry
  * (cost 0). */
 double provider_cost(const provider *p, const char *model, const json_t *usage, bool *priced);
+/* The arithmetic of provider_cost for one price object ({input_per_mtok,
+ * output_per_mtok, cached_input_per_mtok, cache_write_per_mtok}; the
+ * routing catalog's prices use it too). 0 when price or usage is NULL. */
+double provider_price_cost(const json_t *price, const json_t *usage);
 
 #endif

@@ -51,6 +51,9 @@ int cmd_trust(cli *c, int argc, char **argv);
 /* `venom skill install|remove|verify` (argv[0] is the subcommand). */
 int cmd_skill_install(cli *c, int argc, char **argv);
 int cmd_secrets(cli *c, int argc, char **argv);
+/* `venom router stats` and `venom feedback RUN good|bad` (cmd_router.c). */
+int cmd_router(cli *c, int argc, char **argv);
+int cmd_feedback(cli *c, int argc, char **argv);
 /* `venom skill new` and `venom skill test` (argv[0] is "new" / "test"). */
 int cmd_skill_new(cli *c, int argc, char **argv);
 int cmd_skill_test(cli *c, int argc, char **argv);

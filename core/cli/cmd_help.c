@@ -27,11 +27,26 @@ static const help_entry entries[] = {
      "  --max-steps N      at most N model turns (default 20)      exit 3 when reached\n"
      "  --max-cost X       stop before spending more than X        exit 3\n"
      "  --timeout SECONDS  stop after this long                    exit 3\n"
+     "  --day-budget X     stop before today's spend passes X      exit 3\n"
+     "  --route-seed N     the seed of the routing draw (a catalog in config models:)\n"
+     "  --local-only       route to local models only\n"
      "  --json             every event as one JSON line (docs/events.md)\n"
      "  -v                 progress on stderr when piped\n"
      "\n"
      "Exit: 0 done, 1 failed, 2 usage or undecided, 3 limit, 4 provider error,\n"
      "5 sandbox unavailable, 130 interrupted. Every run is recorded: venom runs.\n"},
+    {"router", "what the model router has learnt: calls, success, latency, spend",
+     "usage: venom router stats [--json]\n"
+     "\n"
+     "  Per model of the catalog (config models:) and task kind: calls, success\n"
+     "  rate, mean latency per model call, spend, posterior mean of success; and\n"
+     "  today's spend against budget.day. docs/routing.md.\n"},
+    {"feedback", "tell the router whether a run was good or bad",
+     "usage: venom feedback RUN good|bad [--json]\n"
+     "\n"
+     "  Moves the success posteriors of the models the run used (good: up, bad:\n"
+     "  down) and records the verdict; a changed verdict replaces the earlier one.\n"
+     "RUN may be a unique prefix (4 characters or more).\n"},
     {"runs", "list and inspect recorded runs (the event log)",
      "usage: venom runs list [--limit N | --all] [--json]\n"
      "       venom runs show ID [--json]\n"

@@ -20,6 +20,7 @@
 #include "net/net.h"
 #include "plugin/host.h"
 #include "plugin/registry.h"
+#include "route/route.h"
 #include "security/vault.h"
 #include "store/store.h"
 #include "util/err.h"
@@ -123,7 +124,8 @@ static void *spinner(void *arg)
 
 static const char usage[] =
     "usage: venom run \"GOAL\" [--provider NAME] [--model ID] [--workdir DIR] [--skills LIST]\n"
-    "                 [--system TEXT] [--max-steps N] [--max-cost X] [--timeout SECONDS] [--json] [-v]";
+    "                 [--system TEXT] [--max-steps N] [--max-cost X] [--timeout SECONDS] [--json] [-v]\n"
+    "                 [--day-budget X] [--route-seed N] [--local-only]";
 
 static int parse_uint(cli *c, const char *opt, const char *v, unsigned long min, unsigned long max,
                       unsigned long *out)
@@ -163,6 +165,9 @@ int cmd_run(cli *c, int argc, char **argv)
     store *st = NULL;
     char *err = NULL, *dbpath = NULL, *abswd = NULL;
     agent_outcome res = {0};
+    router *rt = NULL;
+    router_opts ropts = {0};
+    bool pinned = false; /* --provider/--model: no routing */
 
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--file"))
@@ -185,9 +190,11 @@ int cmd_run(cli *c, int argc, char **argv)
         } else if (!strcmp(a, "--provider")) {
             NEEDV();
             provider_name = v;
+            pinned = true;
         } else if (!strcmp(a, "--model")) {
             NEEDV();
             model = v;
+            pinned = true;
         } else if (!strcmp(a, "--workdir")) {
             NEEDV();
             workdir = v;
@@ -225,6 +232,27 @@ int cmd_run(cli *c, int argc, char **argv)
                 cli_error(c, "run: --max-cost '%s': expected an amount >= 0 (0 = no limit)", v);
                 goto out;
             }
+        } else if (!strcmp(a, "--day-budget")) {
+            NEEDV();
+            char *end;
+            ropts.day_budget = strtod(v, &end);
+            if (end == v || *end || !(ropts.day_budget >= 0)) {
+                cli_error(c, "run: --day-budget '%s': expected an amount >= 0 (0 = the config's budget.day)", v);
+                goto out;
+            }
+        } else if (!strcmp(a, "--route-seed")) {
+            NEEDV();
+            char *end;
+            errno = 0;
+            unsigned long long sd = strtoull(v, &end, 10);
+            if (errno || end == v || *end || v[0] == '-' || sd > (1ULL << 53) - 1) {
+                cli_error(c, "run: --route-seed '%s': expected a whole number from 0 to 9007199254740991", v);
+                goto out;
+            }
+            ropts.seed = sd;
+            ropts.seeded = true;
+        } else if (!strcmp(a, "--local-only")) {
+            ropts.local_only = true;
         } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             char *hv[] = {"help", "run", NULL};
             rc = cmd_help(c, 2, hv);
@@ -255,7 +283,9 @@ int cmd_run(cli *c, int argc, char **argv)
         rc = CLI_EXIT_PLUGIN;
         goto out;
     }
-    int prc = provider_open(c->cfg, provider_name, model, &prov, &err);
+    /* a catalog (config models:) routes the run unless --provider/--model pin it */
+    bool routed = !pinned && c->cfg->models && json_array_size(c->cfg->models) > 0;
+    int prc = routed ? 0 : provider_open(c->cfg, provider_name, model, &prov, &err);
     if (prc < 0) {
         cli_error(c, "%s", err ? err : "cannot open the provider");
         rc = prc == -ENOENT ? CLI_EXIT_USAGE : CLI_EXIT_PROVIDER;
@@ -269,6 +299,12 @@ int cmd_run(cli *c, int argc, char **argv)
     err = NULL;
     if (store_open(dbpath, &st, &err) < 0) {
         cli_error(c, "event log %s: %s", dbpath, err ? err : "cannot open");
+        rc = CLI_EXIT_FAILED;
+        goto out;
+    }
+    if ((routed || c->cfg->budget_day > 0 || ropts.day_budget > 0 || c->cfg->budget_agents) &&
+        router_new(c->cfg, st, &ropts, &rt, &err) < 0) {
+        cli_error(c, "run: %s", err ? err : "cannot set up routing");
         rc = CLI_EXIT_FAILED;
         goto out;
     }
@@ -289,7 +325,8 @@ int cmd_run(cli *c, int argc, char **argv)
                      .max_cost = max_cost,
                      .timeout_ms = (unsigned)(timeout_s * 1000),
                      .stream = c->tty && !json,
-                     .cancel = &g_cancel};
+                     .cancel = &g_cancel,
+                     .router = rt};
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
@@ -330,6 +367,7 @@ out:
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     agent_outcome_clear(&res);
+    router_free(rt);
     store_close(st);
     provider_close(prov);
     for (size_t i = 0; i < n_skills; i++)

@@ -24,10 +24,12 @@ typedef struct command {
 
 static const command commands[] = {
     {"doctor", cmd_doctor},
+    {"feedback", cmd_feedback},
     {"help", cmd_help},
     {"mcp", cmd_mcp},
     {"pack", cmd_pack},
     {"run", cmd_run},
+    {"router", cmd_router},
     {"runs", cmd_runs},
     {"secrets", cmd_secrets},
     {"skill", cmd_skill},

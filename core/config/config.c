@@ -13,13 +13,19 @@
 #include "util/err.h"
 #include "util/suggest.h"
 
-static const char *const known_keys[] = {"agent", "agents", "color", "log_level", "model", "provider", "providers", "sandbox",
-                                         "skill_paths", "trust", "trusted_keys", "workdir"};
+static const char *const known_keys[] = {"agent",      "agents",  "budget",    "color",       "log_level",
+                                         "model",      "models",  "privacy",   "provider",    "providers",
+                                         "sandbox",    "skill_paths", "trust", "trusted_keys", "workdir"};
 static const char *const sandbox_keys[] = {"idle_ms", "pool", "reuse"};
 static const char *const agent_keys[] = {"max_cost", "max_steps", "system", "timeout"};
 static const char *const provider_keys[] = {"api_key_env", "base_url", "headers", "model", "models", "options",
                                             "plugin", "retries", "stream", "timeouts"};
 static const char *const timeout_keys[] = {"connect_ms", "first_byte_ms", "idle_ms", "total_ms"};
+static const char *const model_keys[] = {"cache_write_per_mtok", "cached_input_per_mtok", "capabilities", "context",
+                                         "input_per_mtok", "latency_ms", "locality", "model", "output_per_mtok",
+                                         "provider", "quality"};
+static const char *const capability_names[] = {"embeddings", "json", "tools", "vision"};
+static const char *const budget_keys[] = {"agents", "day", "run"};
 static const char *const price_keys[] = {"cache_write_per_mtok", "cached_input_per_mtok", "currency",
                                          "input_per_mtok", "output_per_mtok"};
 
@@ -383,6 +389,133 @@ static int apply_providers(config *c, const doc *d, json_t *v, char **err)
     return 0;
 }
 
+/* models: the routing catalog (docs/routing.md), a list of mappings. */
+static int apply_models(config *c, const doc *d, json_t *v, char **err)
+{
+    if (!json_is_array(v))
+        return type_error(d, "models", "a list of models ({provider, model, input_per_mtok, …})", err);
+    size_t i;
+    json_t *m;
+    json_array_foreach(v, i, m) {
+        char base[64], bname[64];
+        snprintf(base, sizeof base, "/models/%zu", i);
+        snprintf(bname, sizeof bname, "models[%zu]", i);
+        if (!json_is_object(m))
+            return at_error(d, base, bname, "a mapping (provider, model, input_per_mtok, output_per_mtok, context, "
+                                            "capabilities, locality, latency_ms, quality)", err);
+        const char *key;
+        json_t *e;
+        json_object_foreach(m, key, e) {
+            char ptr[400], name[400];
+            snprintf(ptr, sizeof ptr, "%s/%s", base, key);
+            snprintf(name, sizeof name, "%s.%s", bname, key);
+            bool known = false;
+            for (size_t k = 0; k < ARRAY_SIZE(model_keys); k++)
+                known |= !strcmp(key, model_keys[k]);
+            if (!known)
+                return key_error(d, base + 1, key, model_keys, ARRAY_SIZE(model_keys), err);
+            if (!strcmp(key, "provider") || !strcmp(key, "model")) {
+                bool bad = !json_is_string(e) || !*json_string_value(e);
+                if (!bad && !strcmp(key, "provider") && strchr(json_string_value(e), '/'))
+                    bad = true; /* "provider/model" is the catalog's id */
+                if (bad)
+                    return at_error(d, ptr, name, !strcmp(key, "provider") ? "a provider entry name (see providers:)"
+                                                                           : "a model id (non-empty string)", err);
+            } else if (!strcmp(key, "context")) {
+                if (!json_is_integer(e) || json_integer_value(e) < 1)
+                    return at_error(d, ptr, name, "the context window in tokens, an integer >= 1", err);
+            } else if (!strcmp(key, "latency_ms")) {
+                if (!json_is_number(e) || json_number_value(e) < 0)
+                    return at_error(d, ptr, name, "milliseconds, a number >= 0 (the expected time of a call)", err);
+            } else if (!strcmp(key, "quality")) {
+                if (!json_is_number(e) || json_number_value(e) < 0 || json_number_value(e) > 1)
+                    return at_error(d, ptr, name, "a number from 0 to 1 (the prior chance of success)", err);
+            } else if (!strcmp(key, "locality")) {
+                const char *l = json_string_value(e);
+                if (!l || (strcmp(l, "local") && strcmp(l, "cloud")))
+                    return at_error(d, ptr, name, "local or cloud", err);
+            } else if (!strcmp(key, "capabilities")) {
+                size_t j;
+                json_t *cap;
+                if (!json_is_array(e))
+                    return at_error(d, ptr, name, "a list of tools, json, vision, embeddings", err);
+                json_array_foreach(e, j, cap) {
+                    bool ok = false;
+                    for (size_t k = 0; json_is_string(cap) && k < ARRAY_SIZE(capability_names); k++)
+                        ok |= !strcmp(json_string_value(cap), capability_names[k]);
+                    if (!ok) {
+                        char cp[450], cn[450];
+                        snprintf(cp, sizeof cp, "%s/%zu", ptr, j);
+                        snprintf(cn, sizeof cn, "%s[%zu]", name, j);
+                        return at_error(d, cp, cn, "one of tools, json, vision, embeddings", err);
+                    }
+                }
+            } else if (!json_is_number(e) || json_number_value(e) < 0) { /* prices */
+                return at_error(d, ptr, name, "a price per million tokens, a number >= 0", err);
+            }
+        }
+        if (!json_object_get(m, "provider") || !json_object_get(m, "model"))
+            return at_error(d, base, bname, "a mapping with both 'provider' (an entry of providers:) and 'model'",
+                            err);
+        for (size_t k = 0; k < i; k++) {
+            json_t *o = json_array_get(v, k);
+            if (json_equal(json_object_get(o, "provider"), json_object_get(m, "provider")) &&
+                json_equal(json_object_get(o, "model"), json_object_get(m, "model"))) {
+                char what[300];
+                snprintf(what, sizeof what, "a model not listed before (models[%zu] is the same %s/%s)", k,
+                         json_string_value(json_object_get(m, "provider")),
+                         json_string_value(json_object_get(m, "model")));
+                return at_error(d, base, bname, what, err);
+            }
+        }
+    }
+    json_t *copy = json_deep_copy(v);
+    if (!copy)
+        return -ENOMEM;
+    json_decref(c->models);
+    c->models = copy;
+    return 0;
+}
+
+/* budget: {run, day, agents: {name: X}} (docs/routing.md). */
+static int apply_budget(config *c, const doc *d, json_t *v, char **err)
+{
+    if (!json_is_object(v))
+        return type_error(d, "budget", "a mapping (run, day, agents)", err);
+    const char *key;
+    json_t *e;
+    json_object_foreach(v, key, e) {
+        char ptr[300], name[300];
+        snprintf(ptr, sizeof ptr, "/budget/%s", key);
+        snprintf(name, sizeof name, "budget.%s", key);
+        if (!strcmp(key, "run") || !strcmp(key, "day")) {
+            if (!json_is_number(e) || json_number_value(e) < 0)
+                return at_error(d, ptr, name, "an amount >= 0 (0 = no limit)", err);
+            *(!strcmp(key, "run") ? &c->max_cost : &c->budget_day) = json_number_value(e);
+        } else if (!strcmp(key, "agents")) {
+            const char *an;
+            json_t *ae;
+            if (!json_is_object(e))
+                return at_error(d, ptr, name, "a mapping of agent names to amounts per day", err);
+            json_object_foreach(e, an, ae) {
+                char ap[400], aname[400];
+                snprintf(ap, sizeof ap, "%s/%s", ptr, an);
+                snprintf(aname, sizeof aname, "%s.%s", name, an);
+                if (!json_is_number(ae) || json_number_value(ae) < 0)
+                    return at_error(d, ap, aname, "an amount per day >= 0 (0 = no limit)", err);
+            }
+            json_t *copy = json_deep_copy(e);
+            if (!copy)
+                return -ENOMEM;
+            json_decref(c->budget_agents);
+            c->budget_agents = copy;
+        } else {
+            return key_error(d, "budget", key, budget_keys, ARRAY_SIZE(budget_keys), err);
+        }
+    }
+    return 0;
+}
+
 static int apply_file(config *c, const char *path, char **err)
 {
     doc *d = NULL;
@@ -441,6 +574,17 @@ static int apply_file(config *c, const char *path, char **err)
             rc = apply_agents(c, d, v, err);
         } else if (!strcmp(key, "providers")) {
             rc = apply_providers(c, d, v, err);
+        } else if (!strcmp(key, "models")) {
+            rc = apply_models(c, d, v, err);
+        } else if (!strcmp(key, "budget")) {
+            rc = apply_budget(c, d, v, err);
+        } else if (!strcmp(key, "privacy")) {
+            const char *pv = json_string_value(v);
+            if (!pv || (strcmp(pv, "local-only") && strcmp(pv, "any"))) {
+                rc = type_error(d, key, "local-only or any", err);
+                goto out;
+            }
+            c->local_only = !strcmp(pv, "local-only");
         } else if (!strcmp(key, "provider") || !strcmp(key, "model")) {
             if (!json_is_string(v) || (!strcmp(key, "provider") && !*json_string_value(v))) {
                 rc = type_error(d, key, !strcmp(key, "provider") ? "a provider name (string)" : "a model id (string)",
@@ -569,6 +713,8 @@ void config_free(config *c)
     mem_free(c->system_prompt);
     json_decref(c->agents);
     json_decref(c->providers);
+    json_decref(c->models);
+    json_decref(c->budget_agents);
     mem_free(c);
 }
 

@@ -42,6 +42,11 @@ typedef struct config {
     unsigned timeout_s;       /* agent.timeout: seconds per run, 0 = none */
     char *system_prompt;      /* agent.system ("" = the built-in one) */
     json_t *agents;           /* agents: {NAME: {role, skills, model, budget}} for plan agent steps; {} by default */
+    /* routing and budgets (docs/routing.md) */
+    json_t *models;           /* models: the routing catalog, a validated list; NULL = none (no routing) */
+    double budget_day;        /* budget.day: money per UTC day over all runs; 0 = none */
+    json_t *budget_agents;    /* budget.agents: {name: money per UTC day}; NULL = none */
+    bool local_only;          /* privacy: local-only (route to local models only) */
 } config;
 
 /* Load defaults, the file and the environment. *err is one line. */

@@ -61,7 +61,8 @@ static const char *const migrations[] = {
     /* 4: routing (core/route): per (model, task kind) Beta posteriors of
      * success and running totals, spend per day and agent, user feedback */
     "CREATE TABLE route_stats(model TEXT NOT NULL, kind TEXT NOT NULL, alpha REAL NOT NULL DEFAULT 1,"
-    " beta REAL NOT NULL DEFAULT 1, calls INTEGER NOT NULL DEFAULT 0, failures INTEGER NOT NULL DEFAULT 0,"
+    " beta REAL NOT NULL DEFAULT 1, calls INTEGER NOT NULL DEFAULT 0, successes INTEGER NOT NULL DEFAULT 0,"
+    " failures INTEGER NOT NULL DEFAULT 0, turns INTEGER NOT NULL DEFAULT 0,"
     " retries INTEGER NOT NULL DEFAULT 0, latency_ms REAL NOT NULL DEFAULT 0, cost REAL NOT NULL DEFAULT 0,"
     " updated TEXT NOT NULL, PRIMARY KEY(model, kind));"
     "CREATE TABLE spend(day TEXT NOT NULL, agent TEXT NOT NULL, cost REAL NOT NULL DEFAULT 0,"
@@ -1609,6 +1610,258 @@ int store_control_get(store *s, const char *run_id, char request[16], char **err
     if (src != SQLITE_DONE)
         rc = db_fail(s, src, "cannot read run requests", err);
     sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+/* ---- routing (core/route): posteriors, spend, feedback ---- */
+
+/* Run one prepared statement with text/real bindings given as a format:
+ * 't' text, 'd' double, 'i' int64. Returns the sqlite code of the step. */
+static int route_exec(store *s, const char *sql, const char *fmt, ...)
+{
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    if (src == SQLITE_OK) {
+        va_list ap;
+        va_start(ap, fmt);
+        for (int i = 0; fmt[i]; i++) {
+            if (fmt[i] == 't')
+                sqlite3_bind_text(st, i + 1, va_arg(ap, const char *), -1, SQLITE_TRANSIENT);
+            else if (fmt[i] == 'd')
+                sqlite3_bind_double(st, i + 1, va_arg(ap, double));
+            else
+                sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
+        }
+        va_end(ap);
+        src = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    return src == SQLITE_ROW ? SQLITE_DONE : src;
+}
+
+int store_route_get(store *s, const char *kind, const char *const *models, size_t n, double *alpha, double *beta,
+                    char **err)
+{
+    if (!s || !kind || (n && (!models || !alpha || !beta)))
+        return err_set(err, -EINVAL, "store_route_get: missing argument");
+    int rc = 0;
+    sqlite3_stmt *st = NULL;
+    pthread_mutex_lock(&s->mu);
+    int src = sqlite3_prepare_v2(s->db, "SELECT alpha, beta FROM route_stats WHERE model = ?1 AND kind = ?2", -1, &st,
+                                 NULL);
+    for (size_t i = 0; src == SQLITE_OK && i < n; i++) {
+        alpha[i] = beta[i] = 1;
+        sqlite3_bind_text(st, 1, models[i], -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+        int r = sqlite3_step(st);
+        if (r == SQLITE_ROW) {
+            alpha[i] = sqlite3_column_double(st, 0);
+            beta[i] = sqlite3_column_double(st, 1);
+        } else if (r != SQLITE_DONE) {
+            src = r;
+        }
+        sqlite3_reset(st);
+    }
+    if (src != SQLITE_OK)
+        rc = db_fail(s, src, "cannot read the routing statistics", err);
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int store_route_outcome(store *s, const store_route_out *o, char **err)
+{
+    if (!s || !o || !o->model || !o->kind)
+        return err_set(err, -EINVAL, "store_route_outcome: missing argument");
+    char ts[96];
+    now_iso(ts, NULL);
+    pthread_mutex_lock(&s->mu);
+    int src = route_exec(
+        s,
+        "INSERT INTO route_stats(model, kind, alpha, beta, calls, successes, failures, turns, retries, latency_ms,"
+        " cost, updated) VALUES(?1, ?2, 1 + ?3, 1 + ?4, ?5, ?3, ?4, ?6, ?7, ?8, ?9, ?10)"
+        " ON CONFLICT(model, kind) DO UPDATE SET alpha = alpha + ?3, beta = beta + ?4, calls = calls + ?5,"
+        " successes = successes + ?3, failures = failures + ?4, turns = turns + ?6, retries = retries + ?7,"
+        " latency_ms = latency_ms + ?8, cost = cost + ?9, updated = ?10",
+        "ttiiiiiddt", o->model, o->kind, (int64_t)(o->success > 0), (int64_t)(o->success == 0),
+        (int64_t)(o->success >= 0), (int64_t)o->turns, (int64_t)o->retries, o->latency_ms, o->cost, ts);
+    int rc = src == SQLITE_DONE ? 0 : db_fail(s, src, "cannot record the routing outcome", err);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+void store_route_row_clear(store_route_row *r)
+{
+    if (!r)
+        return;
+    mem_free(r->model);
+    mem_free(r->kind);
+    mem_free(r->updated);
+    memset(r, 0, sizeof *r);
+}
+
+int store_route_stats(store *s, store_route_row **out, size_t *n, char **err)
+{
+    if (!s || !out || !n)
+        return err_set(err, -EINVAL, "store_route_stats: missing argument");
+    *out = NULL;
+    *n = 0;
+    store_route_row *a = NULL;
+    size_t len = 0, cap = 0;
+    int rc = 0;
+    sqlite3_stmt *st = NULL;
+    pthread_mutex_lock(&s->mu);
+    int src = sqlite3_prepare_v2(s->db,
+                                 "SELECT model, kind, alpha, beta, calls, successes, failures, turns, retries,"
+                                 " latency_ms, cost, updated FROM route_stats ORDER BY model, kind",
+                                 -1, &st, NULL);
+    while (src == SQLITE_OK || src == SQLITE_ROW) {
+        if ((src = sqlite3_step(st)) != SQLITE_ROW)
+            break;
+        if (len == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            store_route_row *g = mem_realloc(a, nc * sizeof *g);
+            if (!g) {
+                rc = err_set(err, -ENOMEM, "out of memory");
+                goto out;
+            }
+            a = g;
+            cap = nc;
+        }
+        store_route_row *r = &a[len];
+        *r = (store_route_row){.alpha = sqlite3_column_double(st, 2),
+                               .beta = sqlite3_column_double(st, 3),
+                               .calls = sqlite3_column_int64(st, 4),
+                               .successes = sqlite3_column_int64(st, 5),
+                               .failures = sqlite3_column_int64(st, 6),
+                               .turns = sqlite3_column_int64(st, 7),
+                               .retries = sqlite3_column_int64(st, 8),
+                               .latency_ms = sqlite3_column_double(st, 9),
+                               .cost = sqlite3_column_double(st, 10)};
+        r->model = col_strdup(st, 0);
+        r->kind = col_strdup(st, 1);
+        r->updated = col_strdup(st, 11);
+        len++;
+        if (!r->model || !r->kind || !r->updated) {
+            rc = err_set(err, -ENOMEM, "out of memory");
+            goto out;
+        }
+    }
+    if (src != SQLITE_DONE)
+        rc = db_fail(s, src, "cannot read the routing statistics", err);
+out:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    if (rc < 0) {
+        for (size_t i = 0; i < len; i++)
+            store_route_row_clear(&a[i]);
+        mem_free(a);
+        return rc;
+    }
+    *out = a;
+    *n = len;
+    return 0;
+}
+
+int store_route_spend_add(store *s, const char *day, const char *agent, double cost, char **err)
+{
+    if (!s || !day || !agent)
+        return err_set(err, -EINVAL, "store_route_spend_add: missing argument");
+    pthread_mutex_lock(&s->mu);
+    int src = route_exec(s,
+                         "INSERT INTO spend(day, agent, cost) VALUES(?1, ?2, ?3)"
+                         " ON CONFLICT(day, agent) DO UPDATE SET cost = cost + ?3",
+                         "ttd", day, agent, cost);
+    int rc = src == SQLITE_DONE ? 0 : db_fail(s, src, "cannot record the spend", err);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int store_route_spent(store *s, const char *day, const char *agent, double *out, char **err)
+{
+    if (!s || !day || !out)
+        return err_set(err, -EINVAL, "store_route_spent: missing argument");
+    *out = 0;
+    sqlite3_stmt *st = NULL;
+    pthread_mutex_lock(&s->mu);
+    int src = sqlite3_prepare_v2(s->db,
+                                 agent ? "SELECT TOTAL(cost) FROM spend WHERE day = ?1 AND agent = ?2"
+                                       : "SELECT TOTAL(cost) FROM spend WHERE day = ?1",
+                                 -1, &st, NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, day, -1, SQLITE_STATIC);
+        if (agent)
+            sqlite3_bind_text(st, 2, agent, -1, SQLITE_STATIC);
+        if ((src = sqlite3_step(st)) == SQLITE_ROW) {
+            *out = sqlite3_column_double(st, 0);
+            src = SQLITE_OK;
+        }
+    }
+    int rc = src == SQLITE_OK ? 0 : db_fail(s, src, "cannot read the spend", err);
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int store_route_feedback(store *s, const char *run_id, bool good, const char *const *models,
+                         const char *const *kinds, size_t n, char **err)
+{
+    if (!s || !run_id || (n && (!models || !kinds)))
+        return err_set(err, -EINVAL, "store_route_feedback: missing argument");
+    const char *verdict = good ? "good" : "bad";
+    char ts[96];
+    now_iso(ts, NULL);
+    int rc = 0;
+    sqlite3_stmt *q = NULL;
+    pthread_mutex_lock(&s->mu);
+    int src = run_stmt(s, ST_BEGIN);
+    if (src != SQLITE_OK)
+        goto fail;
+    char *old = NULL;
+    src = sqlite3_prepare_v2(s->db, "SELECT verdict FROM feedback WHERE run_id = ?1", -1, &q, NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, run_id, -1, SQLITE_STATIC);
+        src = sqlite3_step(q);
+        if (src == SQLITE_ROW)
+            old = col_strdup(q, 0);
+        src = src == SQLITE_ROW || src == SQLITE_DONE ? SQLITE_OK : src;
+    }
+    if (src != SQLITE_OK)
+        goto fail;
+    if (old && !strcmp(old, verdict)) {
+        mem_free(old);
+        rc = err_set(err, -EALREADY, "run %s already has the feedback '%s'", run_id, verdict);
+        goto out;
+    }
+    bool undo = old != NULL; /* the other verdict: take its pseudo-observation back */
+    mem_free(old);
+    for (size_t i = 0; i < n && src == SQLITE_OK; i++) {
+        int r = route_exec(s,
+                           "INSERT INTO route_stats(model, kind, alpha, beta, updated) VALUES(?1, ?2, 1 + ?3, 1 + ?4, ?5)"
+                           " ON CONFLICT(model, kind) DO UPDATE SET alpha = max(0.01, alpha + ?3),"
+                           " beta = max(0.01, beta + ?4), updated = ?5",
+                           "ttddt", models[i], kinds[i], good ? 1.0 : (undo ? -1.0 : 0.0),
+                           good ? (undo ? -1.0 : 0.0) : 1.0, ts);
+        src = r == SQLITE_DONE ? SQLITE_OK : r;
+    }
+    if (src == SQLITE_OK) {
+        int r = route_exec(s,
+                           "INSERT INTO feedback(run_id, verdict, ts) VALUES(?1, ?2, ?3) ON CONFLICT(run_id) DO UPDATE"
+                           " SET verdict = ?2, ts = ?3",
+                           "ttt", run_id, verdict, ts);
+        src = r == SQLITE_DONE ? SQLITE_OK : r;
+    }
+    if (src == SQLITE_OK)
+        src = run_stmt(s, ST_COMMIT);
+    if (src == SQLITE_OK)
+        goto out;
+fail:
+    rc = db_fail(s, src, "cannot record the feedback", err);
+out:
+    sqlite3_finalize(q);
+    if (rc < 0)
+        rollback(s);
     pthread_mutex_unlock(&s->mu);
     return rc;
 }

@@ -150,4 +150,44 @@ int store_control_set(store *s, const char *run_id, const char *request, char **
     __attribute__((warn_unused_result));
 int store_control_get(store *s, const char *run_id, char request[16], char **err) __attribute__((warn_unused_result));
 
+/*
+ * Routing (core/route, docs/internals/route.md): per (model, task kind)
+ * Beta posteriors of success with running totals, spend per UTC day and
+ * agent, and user feedback on runs. Models are catalog ids
+ * ("provider/model"); a pair never seen reads as alpha = beta = 1.
+ */
+/* alpha[i], beta[i] of models[i] for kind. */
+int store_route_get(store *s, const char *kind, const char *const *models, size_t n, double *alpha, double *beta,
+                    char **err) __attribute__((warn_unused_result));
+typedef struct store_route_out {
+    const char *model, *kind;
+    int success;       /* 1 success (alpha + 1), 0 failure (beta + 1), -1 neither (a limit, an interruption) */
+    unsigned turns;    /* model calls made */
+    unsigned retries;  /* the step came to this model as a fallback */
+    double latency_ms; /* summed over the calls */
+    double cost;
+} store_route_out;
+/* Add one step's outcome (calls + 1 unless success is -1). */
+int store_route_outcome(store *s, const store_route_out *o, char **err) __attribute__((warn_unused_result));
+typedef struct store_route_row {
+    char *model, *kind, *updated;
+    double alpha, beta, latency_ms, cost;
+    int64_t calls, successes, failures, turns, retries;
+} store_route_row;
+void store_route_row_clear(store_route_row *r);
+/* Every row, by model then kind; clear each and mem_free(*out). */
+int store_route_stats(store *s, store_route_row **out, size_t *n, char **err) __attribute__((warn_unused_result));
+/* Spend of a day ("YYYY-MM-DD", UTC) by an agent. */
+int store_route_spend_add(store *s, const char *day, const char *agent, double cost, char **err)
+    __attribute__((warn_unused_result));
+/* Total spend of the day, of one agent or (agent NULL) of all. */
+int store_route_spent(store *s, const char *day, const char *agent, double *out, char **err)
+    __attribute__((warn_unused_result));
+/* Record a verdict on a run and move the posteriors of the (model, kind)
+ * pairs it used: good alpha + 1, bad beta + 1; a changed verdict takes the
+ * earlier one back. -EALREADY when the run has this verdict already. One
+ * transaction. */
+int store_route_feedback(store *s, const char *run_id, bool good, const char *const *models,
+                         const char *const *kinds, size_t n, char **err) __attribute__((warn_unused_result));
+
 #endif
