@@ -128,7 +128,7 @@ as_user() {
   say "sandbox tests as the unprivileged user '$user' ($copy)"
   local cmd="cd '$copy' && cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null && \
     cmake --build build -j $JOBS >/dev/null && cd build && \
-    ctest --output-on-failure -j $JOBS --timeout 600 -R 'sandbox|seccomp|landlock|harden|nsfs|cgroup|pool|ipc|broker|skills_shell|cli_skill|run_offline|skill_install|run_skillmd|mcp|vault|examples_secrets|secrets_cli|docs_writing_skills'"
+    ctest --output-on-failure -j $JOBS --timeout 600 -R 'sandbox|seccomp|landlock|harden|nsfs|cgroup|pool|ipc|broker|skills_shell|cli_skill|run_offline|skill_install|run_skillmd|mcp|vault|examples_secrets|secrets_cli|docs_writing_skills|run_plan|route_cli'"
   local rc=0
   if command -v runuser >/dev/null; then runuser -u "$user" -- bash -c "$cmd" || rc=$?
   else su -s /bin/bash "$user" -c "$cmd" || rc=$?; fi

@@ -15,7 +15,10 @@ static const help_entry entries[] = {
     {"run", "reach a goal headless: the agent loop on the configured provider",
      "usage: venom run \"GOAL\" [--provider NAME] [--model ID] [--workdir DIR] [--skills LIST]\n"
      "                 [--system TEXT] [--max-steps N] [--max-cost X] [--timeout SECONDS] [--json] [-v]\n"
+     "       venom run -f PLAN.yaml [--set KEY=VALUE]... [--parallel N] [--json] [-v]\n"
      "\n"
+     "  -f PLAN            run a plan file: a validated DAG of skill and agent steps,\n"
+     "                     ready steps in parallel (docs/plan.md); exit 2 when invalid\n"
      "  The skills become tools; the provider (config 'provider', default 'offline':\n"
      "  no network, matches the goal against the skills' manifests) decides which to\n"
      "  call; calls of one turn run in parallel, untrusted packs in the sandbox.\n"
