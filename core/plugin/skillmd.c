@@ -152,6 +152,8 @@ int skillmd_parse(const char *text, size_t len, const char *path, const char *pa
 out:
     skillmd_free(s);
     doc_free(d);
+    if (rc < 0 && err && *err)
+        jsonx_oneline(*err); /* values from the file (a name over several lines) keep it one line */
     return rc;
 }
 
