@@ -758,21 +758,34 @@ int store_open(const char *path, store **out, char **err)
                      SCHEMA_VERSION);
         goto fail;
     }
-    sqlite3_stmt *jm = NULL;
-    src = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &jm, NULL);
-    if (src == SQLITE_OK && (src = sqlite3_step(jm)) == SQLITE_ROW) {
-        const char *mode = (const char *)sqlite3_column_text(jm, 0);
-        if (!mode || strcmp(mode, "wal") != 0) {
-            rc = err_set(err, -ENOTSUP,
-                         "%s: cannot switch the database to WAL mode (it stays in '%s' mode); keep VENOM_HOME "
-                         "on a local file system",
-                         path, mode ? mode : "?");
-            sqlite3_finalize(jm);
-            goto fail;
+    /* Switching a new database to WAL needs an exclusive lock, and SQLite
+     * answers SQLITE_BUSY at once (no busy handler) while another process
+     * opens it at the same moment: retry for the busy timeout. */
+    struct timespec jt0, jnow;
+    clock_gettime(CLOCK_MONOTONIC, &jt0);
+    for (unsigned attempt = 0;; attempt++) {
+        sqlite3_stmt *jm = NULL;
+        src = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &jm, NULL);
+        if (src == SQLITE_OK && (src = sqlite3_step(jm)) == SQLITE_ROW) {
+            const char *mode = (const char *)sqlite3_column_text(jm, 0);
+            if (!mode || strcmp(mode, "wal") != 0) {
+                rc = err_set(err, -ENOTSUP,
+                             "%s: cannot switch the database to WAL mode (it stays in '%s' mode); keep VENOM_HOME "
+                             "on a local file system",
+                             path, mode ? mode : "?");
+                sqlite3_finalize(jm);
+                goto fail;
+            }
+            src = SQLITE_OK;
         }
-        src = SQLITE_OK;
+        sqlite3_finalize(jm);
+        clock_gettime(CLOCK_MONOTONIC, &jnow);
+        double waited = (double)(jnow.tv_sec - jt0.tv_sec) * 1e3 + (double)(jnow.tv_nsec - jt0.tv_nsec) / 1e6;
+        if ((src & 0xff) != SQLITE_BUSY || waited >= BUSY_TIMEOUT_MS)
+            break;
+        struct timespec pause = {0, (long)(2 + attempt % 8) * 1000000L};
+        nanosleep(&pause, NULL);
     }
-    sqlite3_finalize(jm);
     if (src != SQLITE_OK) {
         rc = db_fail(s, src, "cannot switch the database to WAL mode", err);
         goto fail;
