@@ -316,7 +316,6 @@ static void *tcall_run(void *arg)
                            c->t ? reg_skill_name(c->t->skill) : (c->name ? c->name : ""), "ok", error == NULL,
                            "duration_ms", ms);
     char *content = NULL;
-    bool error_content_owned = false; /* content is mem_alloc'd even on success */
     if (error) {
         json_object_set_new(ev, "error", json_string(error));
         content = mem_strdup(error);
@@ -330,9 +329,8 @@ static void *tcall_run(void *arg)
         char *with = mem_printf("%s\n\n<skill-instructions pack=\"%s\">\n%s\n</skill-instructions>", content,
                                 d->m->name, d->sk->body);
         if (with) {
-            error ? mem_free(content) : free(content);
+            mem_free(content);
             content = with;
-            error_content_owned = true;
             json_object_set_new(ev, "instructions", json_string(d->m->name));
         }
     }
@@ -341,8 +339,7 @@ static void *tcall_run(void *arg)
         c->sandbox_err = mem_strdup(error);
     c->message = json_pack("{s:s, s:s, s:s, s:s, s:b}", "role", "tool", "tool_call_id", c->id, "name",
                            c->name ? c->name : "", "content", content ? content : "", "is_error", error != NULL);
-    if (content)
-        error || error_content_owned ? mem_free(content) : free(content);
+    mem_free(content); /* json_dumps allocates through mem_alloc too (mem_install) */
     mem_free(error);
     json_decref(value);
     return NULL;

@@ -62,6 +62,21 @@ char *ts_write(const char *dir, const char *name, const char *text)
     return p;
 }
 
+void ts_copy_file(const char *from, const char *to, unsigned mode)
+{
+    int in = open(from, O_RDONLY | O_CLOEXEC);
+    assert_true(in >= 0);
+    int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)mode);
+    assert_true(out >= 0);
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(in, buf, sizeof buf)) > 0)
+        assert_int_equal(write(out, buf, (size_t)n), n);
+    assert_true(n == 0);
+    close(in);
+    close(out);
+}
+
 char *ts_read(const char *path)
 {
     FILE *f = fopen(path, "rb");

@@ -19,6 +19,8 @@ char *ts_mkdtemp(void);
 void ts_rmtree(const char *path);
 /* Write text to dir/name (creating parent dirs); returns the full path (caller frees). */
 char *ts_write(const char *dir, const char *name, const char *text);
+/* Copy the file from to the path to (created or truncated, mode bits mode). */
+void ts_copy_file(const char *from, const char *to, unsigned mode);
 /* Read a whole file into a new NUL-terminated string; NULL on error. */
 char *ts_read(const char *path);
 

@@ -30,18 +30,6 @@ static char *path_in(const char *dir, const char *name)
     return p;
 }
 
-static void copy_file(const char *from, const char *to)
-{
-    int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0755);
-    assert_true(in >= 0 && out >= 0);
-    char buf[65536];
-    ssize_t n;
-    while ((n = read(in, buf, sizeof buf)) > 0)
-        assert_int_equal(write(out, buf, (size_t)n), n);
-    close(in);
-    close(out);
-}
-
 static int setup(void **state)
 {
     (void)state;
@@ -52,12 +40,12 @@ static int setup(void **state)
     assert_int_equal(mkdir(src, 0755), 0);
     char *fx = ts_fixture("good");
     char *a = path_in(fx, "venom.json"), *b = path_in(src, "venom.json");
-    copy_file(a, b);
+    ts_copy_file(a, b, 0755);
     mem_free(a);
     mem_free(b);
     a = path_in(fx, "good.so");
     b = path_in(src, "good.so");
-    copy_file(a, b);
+    ts_copy_file(a, b, 0755);
     mem_free(a);
     mem_free(b);
     free(fx);

@@ -40,22 +40,6 @@ static char *cat(const char *a, const char *b)
     return s;
 }
 
-static void copy_file(const char *from, const char *to, mode_t mode)
-{
-
-    int in = open(from, O_RDONLY | O_CLOEXEC);
-    assert_true(in >= 0);
-    int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    assert_true(out >= 0);
-    char buf[65536];
-    ssize_t n;
-    while ((n = read(in, buf, sizeof buf)) > 0)
-        assert_int_equal(write(out, buf, (size_t)n), n);
-    close(in);
-    close(out);
-
-}
-
 static int setup(void **state)
 {
     fx *f = calloc(1, sizeof *f);
@@ -81,7 +65,7 @@ static int setup(void **state)
     assert_int_equal(symlink("../outside/secret.txt", p), 0);
     mem_free(p);
     p = cat(f->rw, "true");
-    copy_file("/bin/true", p, 0755);
+    ts_copy_file("/bin/true", p, 0755);
     mem_free(p);
     mem_free(secret);
 
