@@ -116,30 +116,9 @@ static int hash_at(int dirfd, const char *rel, char hex[65], uint64_t *size)
         close(fd);
         return -EINVAL;
     }
-    crypto_hash_sha256_state hs;
-    crypto_hash_sha256_init(&hs);
-    unsigned char buf[65536], h[crypto_hash_sha256_BYTES];
-    uint64_t n = 0;
-    for (;;) {
-        ssize_t r = read(fd, buf, sizeof buf);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            int e = -errno;
-            close(fd);
-            return e;
-        }
-        if (r == 0)
-            break;
-        n += (uint64_t)r;
-        crypto_hash_sha256_update(&hs, buf, (unsigned long long)r);
-    }
+    int rc = pack_hash_fd(fd, NULL, 0, size, hex);
     close(fd);
-    crypto_hash_sha256_final(&hs, h);
-    sodium_bin2hex(hex, 65, h, sizeof h);
-    if (size)
-        *size = n;
-    return 0;
+    return rc;
 }
 
 /* ---- fetching ----------------------------------------------------------- */

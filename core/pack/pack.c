@@ -211,19 +211,13 @@ out:
     return rc;
 }
 
-/* Hash the file at path (streamed); with a, also write its bytes there. */
-static int hash_file(const char *path, struct archive *a, uint64_t *size, char hex[65], char **err)
+int pack_hash_fd(int fd, void *archive, uint64_t cap, uint64_t *size, char hex[65])
 {
+    struct archive *a = archive;
+    unsigned char *buf = mem_alloc(CHUNK);
+    if (!buf)
+        return -ENOMEM;
     int rc = 0;
-    unsigned char *buf = NULL;
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return err_set(err, -errno, "cannot open %s: %s", path, strerror(errno));
-    buf = mem_alloc(CHUNK);
-    if (!buf) {
-        rc = err_set(err, -ENOMEM, "out of memory");
-        goto out;
-    }
     crypto_hash_sha256_state st;
     crypto_hash_sha256_init(&st);
     uint64_t total = 0;
@@ -232,31 +226,51 @@ static int hash_file(const char *path, struct archive *a, uint64_t *size, char h
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            rc = err_set(err, -errno, "cannot read %s: %s", path, strerror(errno));
-            goto out;
+            rc = -errno;
+            break;
         }
         if (n == 0)
             break;
         total += (uint64_t)n;
-        if (total > PACK_MAX_FILE_SIZE) {
-            rc = err_set(err, -E2BIG, "%s is larger than %llu MiB, the cap on a file in a pack", path,
-                         PACK_MAX_FILE_SIZE >> 20);
-            goto out;
+        if (cap && total > cap) {
+            rc = -E2BIG;
+            break;
         }
         crypto_hash_sha256_update(&st, buf, (unsigned long long)n);
         if (a && archive_write_data(a, buf, (size_t)n) != n) {
-            rc = err_set(err, -EIO, "cannot write %s into the archive: %s", path, archive_error_string(a));
-            goto out;
+            rc = -EIO;
+            break;
         }
     }
+    mem_free(buf);
+    if (rc < 0)
+        return rc;
     unsigned char h[crypto_hash_sha256_BYTES];
     crypto_hash_sha256_final(&st, h);
     sodium_bin2hex(hex, 65, h, sizeof h);
-    *size = total;
-out:
-    mem_free(buf);
+    if (size)
+        *size = total;
+    return 0;
+}
+
+/* Hash the file at path (streamed); with a, also write its bytes there. */
+static int hash_file(const char *path, struct archive *a, uint64_t *size, char hex[65], char **err)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return err_set(err, -errno, "cannot open %s: %s", path, strerror(errno));
+    int rc = pack_hash_fd(fd, a, PACK_MAX_FILE_SIZE, size, hex);
     close(fd);
-    return rc;
+    if (rc == -E2BIG)
+        return err_set(err, rc, "%s is larger than %llu MiB, the cap on a file in a pack", path,
+                       PACK_MAX_FILE_SIZE >> 20);
+    if (rc == -EIO && a)
+        return err_set(err, rc, "cannot write %s into the archive: %s", path, archive_error_string(a));
+    if (rc == -ENOMEM)
+        return err_set(err, rc, "out of memory");
+    if (rc < 0)
+        return err_set(err, rc, "cannot read %s: %s", path, strerror(-rc));
+    return 0;
 }
 
 /* The pack's manifest name/version and its files, sorted and hashed. */

@@ -72,6 +72,13 @@ int pack_build(const char *dir, const char *out_path, char **path_out, char **er
 int pack_keygen(const char *secret_path, char **public_out, char *key_id, char **err)
     __attribute__((warn_unused_result));
 
+/* SHA-256 (hex) and size of what is left to read on fd, streamed; with
+ * archive (a libarchive writer, may be NULL) the bytes are also written
+ * there as the data of the current entry. cap > 0: -E2BIG past cap bytes.
+ * 0, -errno of read, -EIO (archive write), -ENOMEM. Shared by pack build
+ * and the installer's lock checks. */
+int pack_hash_fd(int fd, void *archive, uint64_t cap, uint64_t *size, char hex[65]) __attribute__((warn_unused_result));
+
 /* The key id (16 hex + NUL) of a public key "ed25519:<base64>"; -EINVAL if malformed. */
 int pack_key_id(const char *public_key, char key_id[17], char **err) __attribute__((warn_unused_result));
 
