@@ -14,7 +14,7 @@
 #include "util/suggest.h"
 
 static const char *const known_keys[] = {"agent",      "agents",  "budget",    "color",       "log_level",
-                                         "model",      "models",  "privacy",   "provider",    "providers",
+                                         "model",      "models",  "planner",   "privacy",     "provider",    "providers",
                                          "sandbox",    "skill_paths", "trust", "trusted_keys", "workdir"};
 static const char *const sandbox_keys[] = {"idle_ms", "pool", "reuse"};
 static const char *const agent_keys[] = {"max_cost", "max_steps", "system", "timeout"};
@@ -26,6 +26,7 @@ static const char *const model_keys[] = {"cache_write_per_mtok", "cached_input_p
                                          "provider", "quality"};
 static const char *const capability_names[] = {"embeddings", "json", "tools", "vision"};
 static const char *const budget_keys[] = {"agents", "day", "run"};
+static const char *const planner_keys[] = {"mode", "repairs", "threshold"};
 static const char *const price_keys[] = {"cache_write_per_mtok", "cached_input_per_mtok", "currency",
                                          "input_per_mtok", "output_per_mtok"};
 
@@ -213,6 +214,39 @@ static int apply_agent(config *c, const doc *d, json_t *v, char **err)
                 return -ENOMEM;
         } else {
             return key_error(d, "agent", key, agent_keys, ARRAY_SIZE(agent_keys), err);
+        }
+    }
+    return 0;
+}
+
+/* planner: {mode: plan|agent, threshold, repairs} (docs/plan.md "Planning a goal") */
+static int apply_planner(config *c, const doc *d, json_t *v, char **err)
+{
+    if (!json_is_object(v))
+        return type_error(d, "planner", "a mapping (mode, threshold, repairs)", err);
+    const char *key;
+    json_t *e;
+    json_object_foreach(v, key, e) {
+        char ptr[300], name[300];
+        snprintf(ptr, sizeof ptr, "/planner/%s", key);
+        snprintf(name, sizeof name, "planner.%s", key);
+        if (!strcmp(key, "mode")) {
+            const char *m = json_string_value(e);
+            if (!m || (strcmp(m, "plan") && strcmp(m, "agent")))
+                return at_error(d, ptr, name, "plan (plan the goal, then run the plan) or agent (one agent loop)",
+                                err);
+            c->planner_agent = !strcmp(m, "agent");
+        } else if (!strcmp(key, "threshold")) {
+            if (!json_is_number(e) || json_number_value(e) < 0 || json_number_value(e) > 1)
+                return at_error(d, ptr, name, "a number from 0 to 1 (the confidence below which the planner asks)",
+                                err);
+            c->planner_threshold = json_number_value(e);
+        } else if (!strcmp(key, "repairs")) {
+            if (!json_is_integer(e) || json_integer_value(e) < 0 || json_integer_value(e) > 10)
+                return at_error(d, ptr, name, "an integer from 0 to 10 (corrected plans asked for)", err);
+            c->planner_repairs = (unsigned)json_integer_value(e);
+        } else {
+            return key_error(d, "planner", key, planner_keys, ARRAY_SIZE(planner_keys), err);
         }
     }
     return 0;
@@ -578,6 +612,8 @@ static int apply_file(config *c, const char *path, char **err)
             rc = apply_models(c, d, v, err);
         } else if (!strcmp(key, "budget")) {
             rc = apply_budget(c, d, v, err);
+        } else if (!strcmp(key, "planner")) {
+            rc = apply_planner(c, d, v, err);
         } else if (!strcmp(key, "privacy")) {
             const char *pv = json_string_value(v);
             if (!pv || (strcmp(pv, "local-only") && strcmp(pv, "any"))) {
@@ -660,6 +696,11 @@ int config_load(config **out, char **err)
     if (rc == 0)
         rc = set_str(&c->system_prompt, "");
     c->max_steps = 20;
+    c->planner_threshold = -1; /* unset: the offline provider's options.threshold, else 0.5 */
+    c->planner_repairs = 2;
+    /* agent until the offline provider answers planning requests (issue 6):
+     * planner.mode: plan turns planning on */
+    c->planner_agent = true;
     if (rc < 0) {
         rc = err_set(err, rc, "out of memory");
         goto fail;

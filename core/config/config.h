@@ -47,6 +47,11 @@ typedef struct config {
     double budget_day;        /* budget.day: money per UTC day over all runs; 0 = none */
     json_t *budget_agents;    /* budget.agents: {name: money per UTC day}; NULL = none */
     bool local_only;          /* privacy: local-only (route to local models only) */
+    /* planning a goal (docs/plan.md "Planning a goal") */
+    bool planner_agent;       /* planner.mode: agent (default for now) — `venom run "goal"` is one agent
+                               * loop, as --no-plan; plan: the goal is planned first */
+    double planner_threshold; /* planner.threshold: confidence below which it asks; < 0 = unset (0.5) */
+    unsigned planner_repairs; /* planner.repairs: corrected plans asked for; default 2 */
 } config;
 
 /* Load defaults, the file and the environment. *err is one line. */

@@ -29,7 +29,7 @@ struct store;
 
 typedef struct orch_opts {
     const char *goal;          /* the runs index's goal (e.g. "plan: FILE"); required */
-    const char *source;        /* where the plan came from: "file", "offline", "cache"; NULL = "file" */
+    const char *source;        /* where the plan came from: "file", "model", "offline", "cache"; NULL = "file" */
     const char *workdir;       /* absolute; required */
     size_t parallel;           /* worker threads; 0 = the number of CPUs, at least 2 */
     atomic_int *cancel;        /* set to 1 (SIGINT) to interrupt; may be NULL */
@@ -38,6 +38,8 @@ typedef struct orch_opts {
     const json_t *agents;      /* the config's agents (role, skills, model, budget) */
     unsigned backoff_ms;       /* first retry delay; 0 = 200 (doubles each retry, jittered, at most 30 s) */
     unsigned control_ms;       /* how often run_control is read; 0 = 100 */
+    const char *run_id;        /* an existing run (`venom run "goal"` plans in it first): no run.started and
+                                * no run.finished — the caller writes them; NULL = a run of its own */
 } orch_opts;
 
 typedef struct orch_outcome {

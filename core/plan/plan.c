@@ -1086,7 +1086,8 @@ int plan_check(plan *p, registry *r, const json_t *agents, char **err)
             }
         }
         if (s->kind == PLAN_AGENT && s->agent) {
-            if (!json_object_get(agents, s->agent)) {
+            /* "default": the agent loop with the run's provider and skills, always there */
+            if (strcmp(s->agent, "default") && !json_object_get(agents, s->agent)) {
                 const char *names[64], *best[1];
                 size_t nn = 0;
                 const char *k;

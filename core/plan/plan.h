@@ -20,6 +20,7 @@
 #ifndef VENOM_PLAN_PLAN_H
 #define VENOM_PLAN_PLAN_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -121,5 +122,83 @@ int plan_resolve(const plan *p, const json_t *value, plan_result_fn fn, void *us
  */
 int plan_when(const plan *p, const plan_step *s, plan_result_fn fn, void *user, bool *yes, char **err)
     __attribute__((warn_unused_result));
+
+/* ------------------------------------------------------------ planning a goal
+ * (core/plan/planner.c, docs/plan.md "Planning a goal"). A provider is asked
+ * for a plan as JSON against docs/plan.schema.json (embedded at build time),
+ * the answer is parsed and checked, and the validation errors go back to the
+ * provider for a corrected plan, a bounded number of times. */
+
+struct provider;
+
+/* An event of planning (payload stolen; the caller appends it to its run). */
+typedef void (*planner_emit_fn)(void *user, const char *type, json_t *payload);
+
+typedef struct planner_opts {
+    const char *goal;             /* required */
+    const char *workdir;          /* absolute; required */
+    const char *const *skills;    /* allowlist as agent_opts.skills; NULL = every skill */
+    size_t n_skills;
+    const json_t *agents;         /* the agents plan_check accepts ("default" always) */
+    unsigned repairs;             /* corrected plans asked for after an invalid one */
+    double threshold;             /* below this confidence: no repair, the questions count */
+    const char *run_id;           /* for the request's metadata; may be NULL */
+    atomic_int *cancel;           /* may be NULL */
+    planner_emit_fn emit;         /* may be NULL */
+    void *user;
+} planner_opts;
+
+typedef struct planner_result {
+    plan *p;              /* the checked plan (caller's, plan_free), or NULL (no steps, or undecided) */
+    json_t *plan_json;    /* p as plan_to_json, or NULL */
+    double confidence;    /* the answer's confidence (1 when it gave none) */
+    json_t *questions;    /* array of strings (may be empty) */
+    unsigned attempts;    /* model calls made */
+    double cost;          /* money of those calls (configured prices) */
+    bool unpriced;        /* a call had no configured price */
+    json_t *usage;        /* their summed usage (input/cached/cache_write/output tokens) */
+} planner_result;
+void planner_result_clear(planner_result *r);
+
+/* The tools offered to a planning call: as the agent builds them (name,
+ * description, parameters, examples) plus output_schema (the skill's result
+ * schema, when it has one). New reference; NULL on no memory. */
+json_t *planner_tools(struct registry *r, const char *const *skills, size_t n_skills);
+
+/*
+ * Plan goal o->goal with provider prov. 0: out->p is a checked plan, or NULL
+ * with out->confidence below o->threshold (out->questions say why).
+ * -EPROTO: no valid plan after 1 + o->repairs answers (*err: the last
+ * problems). -EIO: the provider failed (*err). -ECANCELED on *cancel.
+ * -ENOMEM. Events: plan.requested, plan.response, plan.invalid.
+ */
+int planner_plan(struct registry *r, struct provider *prov, const planner_opts *o, planner_result *out, char **err)
+    __attribute__((warn_unused_result));
+
+/*
+ * The answer turn of a planned run whose last step is a skill step: the goal,
+ * then the steps that ran as assistant tool calls with their results, asked
+ * with tool_choice "none". results: {step id: result}. *answer is the text
+ * (mem_alloc'd). Events plan.requested and plan.response (purpose "answer").
+ * 0, or -EIO with *err (the caller falls back to the last result).
+ */
+int planner_answer(struct registry *r, struct provider *prov, const planner_opts *o, const plan *p,
+                   const json_t *results, planner_result *acct, char **answer, char **err)
+    __attribute__((warn_unused_result));
+
+/* The outermost JSON object in a model's text (fences and prose around it
+ * are fine): the first '{' whose balanced span parses as an object. 0 and a
+ * new reference, or -ENOENT with *err. Any text; never reads past len. */
+int planner_extract(const char *text, size_t len, json_t **out, char **err) __attribute__((warn_unused_result));
+
+/* The plan cache key of a goal: lowercase (ASCII), runs of white space made
+ * one space, leading/trailing space and trailing . ! ? , ; : removed.
+ * mem_alloc'd; NULL on no memory. */
+char *plan_goal_key(const char *goal);
+
+/* The plan as YAML in the file format (`venom run --plan-only`), which
+ * plan_parse reads back: block mappings, values as JSON (valid YAML flow).
+ * mem_alloc'd; NULL on no memory. */
+char *plan_to_yaml(const json_t *plan_json);
 
 #endif

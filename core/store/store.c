@@ -1878,3 +1878,97 @@ out:
     pthread_mutex_unlock(&s->mu);
     return rc;
 }
+
+/* ---- the plan cache (docs/plan.md "Plan cache") ---- */
+
+void store_plan_row_clear(store_plan_row *r)
+{
+    if (!r)
+        return;
+    mem_free(r->goal_key);
+    mem_free(r->goal);
+    mem_free(r->plan);
+    mem_free(r->source);
+    mem_free(r->created);
+    mem_free(r->used);
+    *r = (store_plan_row){0};
+}
+
+int store_plan_get(store *s, const char *key, store_plan_row *out, char **err)
+{
+    *out = (store_plan_row){0};
+    if (!s || !key)
+        return err_set(err, -EINVAL, "store_plan_get: missing argument");
+    int rc = -ENOENT;
+    sqlite3_stmt *st = NULL;
+    pthread_mutex_lock(&s->mu);
+    int src = sqlite3_prepare_v2(s->db, "SELECT goal_key, goal, plan, source, created, used, uses, successes"
+                                        " FROM plan_cache WHERE goal_key = ?1", -1, &st, NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+        src = sqlite3_step(st);
+        if (src == SQLITE_ROW) {
+            out->goal_key = col_strdup(st, 0);
+            out->goal = col_strdup(st, 1);
+            out->plan = col_strdup(st, 2);
+            out->source = col_strdup(st, 3);
+            out->created = col_strdup(st, 4);
+            out->used = col_strdup(st, 5);
+            out->uses = sqlite3_column_int64(st, 6);
+            out->successes = sqlite3_column_int64(st, 7);
+            rc = out->goal_key && out->goal && out->plan && out->source && out->created && out->used
+                     ? 0 : err_set(err, -ENOMEM, "out of memory");
+            src = SQLITE_DONE;
+        }
+    }
+    if (src != SQLITE_DONE)
+        rc = db_fail(s, src, "cannot read the plan cache", err);
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    if (rc < 0 && rc != -ENOENT)
+        store_plan_row_clear(out);
+    return rc;
+}
+
+int store_plan_put(store *s, const char *key, const char *goal, const char *plan_json, const char *source,
+                   char **err)
+{
+    if (!s || !key || !goal || !plan_json || !source)
+        return err_set(err, -EINVAL, "store_plan_put: missing argument");
+    char ts[96];
+    now_iso(ts, NULL);
+    pthread_mutex_lock(&s->mu);
+    int src = route_exec(s,
+                         "INSERT INTO plan_cache(goal_key, goal, plan, source, created, used, uses, successes)"
+                         " VALUES(?1, ?2, ?3, ?4, ?5, ?5, 0, 0) ON CONFLICT(goal_key) DO UPDATE SET goal = ?2,"
+                         " plan = ?3, source = ?4, created = ?5, used = ?5, uses = 0, successes = 0",
+                         "ttttt", key, goal, plan_json, source, ts);
+    int rc = src == SQLITE_DONE ? 0 : db_fail(s, src, "cannot store the plan", err);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int store_plan_used(store *s, const char *key, bool ok, char **err)
+{
+    if (!s || !key)
+        return err_set(err, -EINVAL, "store_plan_used: missing argument");
+    char ts[96];
+    now_iso(ts, NULL);
+    pthread_mutex_lock(&s->mu);
+    int src = route_exec(s, "UPDATE plan_cache SET uses = uses + 1, successes = successes + ?2, used = ?3"
+                            " WHERE goal_key = ?1", "tit", key, (int64_t)ok, ts);
+    int rc = src == SQLITE_DONE ? 0 : db_fail(s, src, "cannot count the plan's use", err);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int store_plan_del(store *s, const char *key, char **err)
+{
+    if (!s || !key)
+        return err_set(err, -EINVAL, "store_plan_del: missing argument");
+    pthread_mutex_lock(&s->mu);
+    int src = route_exec(s, "DELETE FROM plan_cache WHERE goal_key = ?1", "t", key);
+    int rc = src == SQLITE_DONE ? 0 : db_fail(s, src, "cannot forget the plan", err);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}

@@ -190,4 +190,25 @@ int store_route_spent(store *s, const char *day, const char *agent, double *out,
 int store_route_feedback(store *s, const char *run_id, bool good, const char *const *models,
                          const char *const *kinds, size_t n, char **err) __attribute__((warn_unused_result));
 
+/*
+ * The plan cache (procedural memory, docs/plan.md "Plan cache"): a plan
+ * that ran "done" is kept under its normalized goal (plan_goal_key) with
+ * where it came from; a later run of the same goal reuses it. uses counts
+ * the runs that took it from the cache, successes those that ended done.
+ */
+typedef struct store_plan_row {
+    char *goal_key, *goal, *plan, *source, *created, *used;
+    int64_t uses, successes;
+} store_plan_row;
+void store_plan_row_clear(store_plan_row *r);
+/* The entry of key: 0 and *out filled (clear it), -ENOENT when none. */
+int store_plan_get(store *s, const char *key, store_plan_row *out, char **err) __attribute__((warn_unused_result));
+/* Store (or replace, counters reset) the plan (JSON text) of key. */
+int store_plan_put(store *s, const char *key, const char *goal, const char *plan_json, const char *source,
+                   char **err) __attribute__((warn_unused_result));
+/* A run used the cached plan of key: uses + 1, successes + 1 when ok. */
+int store_plan_used(store *s, const char *key, bool ok, char **err) __attribute__((warn_unused_result));
+/* Forget the plan of key (0 also when there was none). */
+int store_plan_del(store *s, const char *key, char **err) __attribute__((warn_unused_result));
+
 #endif

@@ -98,6 +98,8 @@ write_config() {
       echo "    models:"
       echo "      m-test: {input_per_mtok: $PRICE_IN, cached_input_per_mtok: $PRICE_CACHED, output_per_mtok: $PRICE_OUT}"
     fi
+    # the agent loop's wire traffic: no planning call first (docs/plan.md)
+    echo "planner: ${CFG_PLANNER:-"{mode: agent}"}"
   } >"$VENOM_HOME/config.yaml"
 }
 

@@ -265,7 +265,7 @@ static int load_turn(json_t *t, size_t ti, msrv_turn *turn, char **err)
 
 int msrv_case_load(const char *path, msrv_case **out, char **err)
 {
-    static const char *const keys[] = {"name", "auth", "repeat", "models", "turns", "comment", NULL};
+    static const char *const keys[] = {"name", "auth", "repeat", "models", "turns", "comment", "issued", NULL};
     json_error_t je;
     int rc = -EINVAL;
     *out = NULL;
@@ -324,6 +324,21 @@ int msrv_case_load(const char *path, msrv_case **out, char **err)
         }
         json_array_foreach(c->models, i, m) if (!json_is_string(m)) {
             rc = err_set(err, -EINVAL, "case.models[%zu]: expected a string", i);
+            goto fail;
+        }
+    }
+    /* "issued": tool-call ids taken as issued before the first turn (a
+     * client replaying calls it made itself, e.g. venom's planned runs) */
+    json_t *iss = json_object_get(c->doc, "issued");
+    if (iss) {
+        size_t i;
+        json_t *m;
+        if (!json_is_array(iss)) {
+            rc = err_set(err, -EINVAL, "case.issued: expected an array of tool-call ids");
+            goto fail;
+        }
+        json_array_foreach(iss, i, m) if (!json_is_string(m)) {
+            rc = err_set(err, -EINVAL, "case.issued[%zu]: expected a string", i);
             goto fail;
         }
     }

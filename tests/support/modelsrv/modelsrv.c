@@ -638,6 +638,11 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < S.cs->nturns; i++)
         if (S.cs->turns[i].thought_signature)
             S.issued.want_signatures = true;
+    size_t ii;
+    json_t *iid;
+    json_array_foreach(json_object_get(S.cs->doc, "issued"), ii, iid) if (msrv_issued_add(&S.issued,
+                                                                                           json_string_value(iid)) < 0)
+        goto out;
     if (log_path && !(S.log = fopen(log_path, "a"))) {
         fprintf(stderr, "venom-modelsrv: --log %s: %s\n", log_path, strerror(errno));
         goto out;
