@@ -111,6 +111,8 @@ static json_t *request(const char *goal)
                      "You are venom.", "role", "user", "content", goal, "tools", TOOLS, "metadata", "workdir", WORK);
 }
 
+static json_t *plan_request(const char *goal, const json_t *tools);
+
 static json_t *answer_with(const offline_opts *o, const json_t *req)
 {
     char err[512] = "";
@@ -516,6 +518,20 @@ static void test_bad_requests(void **state)
         req = request(odd[i]);
         res = answer(req);
         assert_non_null(res);
+        json_decref(res);
+        json_decref(req);
+    }
+    /* a question quotes at most 200 bytes of the step: never half a
+     * character (the response must stay valid UTF-8) */
+    char goal[512] = "x";
+    for (int i = 0; i < 150; i++)
+        memcpy(goal + 1 + 2 * i, "\xc3\xa9", 3); /* é, then the NUL */
+    for (int planning = 0; planning < 2; planning++) {
+        req = planning ? plan_request(goal, NULL) : request(goal);
+        res = answer(req);
+        const char *q = json_string_value(json_array_get(json_object_get(res, "unresolved"), 0));
+        assert_non_null(q);
+        assert_non_null(strstr(q, "(no word of \"x\xc3\xa9"));
         json_decref(res);
         json_decref(req);
     }
