@@ -37,6 +37,7 @@
 #define B_DIRECTION 3.0 /* "a_to_b" tool whose a and b appear in that order */
 #define P_MISSING 1.5   /* penalty: a required argument cannot be filled */
 #define FULL_SCORE 3.0  /* a score that is fully convincing on its own */
+#define PLAN_GUESS 0.75 /* plan mode: confidence factor of a step whose reference is a guess */
 
 /* Concepts: words that mean the same action. The first word names the
  * concept; "a_b" is a two-word phrase ("how many"). Words are compared after
@@ -191,6 +192,21 @@ static void stem(const char *w, char *out)
         out[--n] = 0;
     if (n > 3 && out[n - 1] == 'e')
         out[--n] = 0;
+}
+
+/* Cut s before a UTF-8 sequence that a bounded snprintf left incomplete
+ * at its end (JSON strings must be valid UTF-8). */
+static void utf8_trim(char *s)
+{
+    size_t n = strlen(s), i = n;
+    while (i > 0 && n - i < 4 && ((unsigned char)s[i - 1] & 0xc0) == 0x80)
+        i--;
+    if (i == 0 || ((unsigned char)s[i - 1]) < 0x80)
+        return;
+    unsigned char c = (unsigned char)s[i - 1];
+    size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+    if (n - (i - 1) < len)
+        s[i - 1] = 0;
 }
 
 /* Is lower-case word w one of the space-separated words of list? */
@@ -720,11 +736,19 @@ typedef struct tool {
     uint32_t ha, hb;
     vterm *v; /* vocabulary (owned by the offline_tools) */
     size_t nv, capv;
+    const json_t *out_schema; /* "output_schema" (plan mode), or NULL */
+    const json_t *out_example; /* the first example's "result", or NULL */
     /* per step */
     double lex, score;
     bool ok;
     uint64_t filled;
     json_t *args;
+    /* per step, plan mode: the parameters that got a ${steps…} reference,
+     * whether one of them was guessed (no output_schema), and why a
+     * chained parameter stayed empty */
+    uint64_t chained, chain_fail;
+    bool guessed;
+    char chain_why[320];
 } tool;
 
 static unsigned schema_types(const json_t *s)
@@ -812,6 +836,8 @@ static int tool_parse(const json_t *j, size_t idx, tool *tl, char *err, size_t e
     snprintf(tl->skill, sizeof tl->skill, "%s", us ? us + 2 : tl->name);
     tl->desc = json_string_value(json_object_get(j, "description"));
     tl->examples = json_object_get(j, "examples");
+    tl->out_schema = json_is_object(json_object_get(j, "output_schema")) ? json_object_get(j, "output_schema") : NULL;
+    tl->out_example = json_object_get(json_array_get(tl->examples, 0), "result");
     const json_t *schema = json_object_get(j, "parameters");
     const json_t *props = json_object_get(schema, "properties");
     const char *k;
@@ -1035,6 +1061,9 @@ typedef struct fillctx {
     const json_t *prev;  /* the previous tool result (JSON), or NULL */
     bool chain;          /* a previous step exists (its result may feed this one) */
     bool assume_chain;   /* future step: assume the result will feed it */
+    bool plan;           /* plan mode: feed it a ${steps…} reference instead */
+    const tool *prev_tool; /* plan mode: the previous step's tool (NULL: undecided) */
+    size_t prev_step;    /* plan mode: the previous step's number (its id is "s<n>") */
 } fillctx;
 
 static bool is_created(const created *cr, const char *s)
@@ -1299,6 +1328,146 @@ static bool satisfied(const tool *tl, uint64_t f)
     return true;
 }
 
+/* What a value (or, from a schema, the value it describes) is to chaining. */
+enum { K_NONE, K_STRING, K_STRINGS, K_OTHER };
+
+static int value_kind(const json_t *v, bool schema)
+{
+    if (!v)
+        return K_NONE;
+    if (schema) {
+        unsigned t = schema_types(v);
+        if (t == T_ANY)
+            return K_OTHER; /* untyped: nothing to go by */
+        if (t == T_STRING)
+            return K_STRING;
+        if (t == T_ARR && schema_types(json_object_get(v, "items")) == T_STRING)
+            return K_STRINGS;
+        return K_OTHER;
+    }
+    if (json_is_string(v))
+        return K_STRING;
+    if (json_is_array(v) && json_array_size(v)) {
+        size_t i;
+        const json_t *e;
+        json_array_foreach(v, i, e)
+            if (!json_is_string(e))
+                return K_OTHER;
+        return K_STRINGS;
+    }
+    return K_OTHER;
+}
+
+/* Can field name k go into a reference ("${steps.ID.result/<k>}")? */
+static bool field_ok(const char *k)
+{
+    return *k && strlen(k) <= 200 && !strchr(k, '}');
+}
+
+/*
+ * The chaining rule of prev_value applied to what the previous tool's
+ * result looks like: its output_schema (schema true) or an example result.
+ * *field: the field chosen ("" = the whole result); 0 when one fits, -1
+ * when none does (*why then says what it found).
+ */
+static int chain_pick(const json_t *shape, bool schema, const param *p, const char **field, const char **why)
+{
+    const json_t *props = schema ? json_object_get(shape, "properties") : shape;
+    *field = "";
+    if (!json_is_object(props) || (schema && schema_types(shape) != T_ANY && !(schema_types(shape) & T_OBJ))) {
+        /* not an object: a string result is the text itself */
+        if (p->role != R_PATH && value_kind(shape, schema) == K_STRING)
+            return 0;
+        *why = "it is not an object with a string field";
+        return -1;
+    }
+    static const char *const path_keys[] = {"path", "file", NULL};
+    static const char *const text_keys[] = {"text", "content", "stdout", "value", NULL};
+    const char *const *keys = p->role == R_PATH ? path_keys : text_keys;
+    if (field_ok(p->name) && value_kind(json_object_get(props, p->name), schema) == K_STRING) {
+        *field = p->name;
+        return 0;
+    }
+    for (size_t i = 0; keys[i]; i++)
+        if (value_kind(json_object_get(props, keys[i]), schema) == K_STRING) {
+            *field = keys[i];
+            return 0;
+        }
+    *why = p->role == R_PATH ? "it has no path or file field" : "it has no string field";
+    if (p->role == R_PATH)
+        return -1;
+    const char *k;
+    const json_t *v;
+    json_object_foreach((json_t *)props, k, v)
+        if (field_ok(k) && value_kind(v, schema) == K_STRING) {
+            *field = k;
+            return 0;
+        }
+    /* a list of strings ("lines" of text.head): only where a list may go */
+    json_object_foreach((json_t *)props, k, v)
+        if (field_ok(k) && value_kind(v, schema) == K_STRINGS) {
+            if (p->types & T_ARR) {
+                *field = k;
+                return 0;
+            }
+            *why = "its only text is a list of strings, and this argument takes no list";
+            return -1;
+        }
+    return -1;
+}
+
+/* "${steps.s<n>.result/<field as a JSON Pointer token>}" (field "" : the
+ * whole result). */
+static json_t *step_ref(size_t n, const char *field)
+{
+    char buf[512];
+    size_t k = (size_t)snprintf(buf, sizeof buf, "${steps.s%zu.result%s", n, *field ? "/" : "");
+    for (const char *c = field; *c && k + 4 < sizeof buf; c++) {
+        if (*c == '~' || *c == '/') {
+            buf[k++] = '~';
+            buf[k++] = *c == '~' ? '0' : '1';
+        } else {
+            buf[k++] = *c;
+        }
+    }
+    buf[k++] = '}';
+    buf[k] = 0;
+    return json_string(buf);
+}
+
+/* Plan mode: parameter i gets a reference to the previous step's result,
+ * chosen by the chaining rule from the previous tool's output_schema (else
+ * its example result, else the field of the same name: a guess). */
+static void chain_ref(tool *tl, size_t i, fillctx *fc)
+{
+    const param *p = &tl->p[i];
+    const tool *pt = fc->prev_tool;
+    const char *field = NULL, *why = NULL;
+    bool schema = pt->out_schema != NULL;
+    const json_t *shape = schema ? pt->out_schema : pt->out_example;
+    int rc = shape ? chain_pick(shape, schema, p, &field, &why) : -1;
+    if (!schema && rc < 0) {
+        field = field_ok(p->name) ? p->name : ""; /* no output schema: the same name, a guess */
+        rc = 0;
+    }
+    if (rc < 0) {
+        tl->chain_fail |= 1ull << i;
+        if (!tl->chain_why[0])
+            snprintf(tl->chain_why, sizeof tl->chain_why,
+                     "what should %s get as %s from step %zu? (%s's result has no field for it: %s; put the "
+                     "text in quotes)",
+                     tl->name, p->name, fc->prev_step, pt->name, why);
+        utf8_trim(tl->chain_why);
+        return;
+    }
+    json_t *ref = step_ref(fc->prev_step, field);
+    if (!ref)
+        return;
+    set_arg(tl, i, ref);
+    tl->chained |= 1ull << i;
+    tl->guessed |= !schema;
+}
+
 /* Feed the previous step's result into an empty required string parameter
  * (or set), e.g. fs.read's content into text.count's text. */
 static void fill_chain(tool *tl, fillctx *fc)
@@ -1313,9 +1482,13 @@ static void fill_chain(tool *tl, fillctx *fc)
                 continue;
             if (fc->assume_chain) {
                 tl->filled |= 1ull << i; /* the result is not known yet */
+                tl->chained |= fc->plan ? 1ull << i : 0;
                 continue;
             }
-            set_arg(tl, i, prev_value(fc->prev, p));
+            if (fc->plan)
+                chain_ref(tl, i, fc);
+            else
+                set_arg(tl, i, prev_value(fc->prev, p));
         }
 }
 
@@ -1324,6 +1497,9 @@ static int fill(tool *tl, fillctx *fc)
 {
     const goal_t *g = fc->g;
     tl->filled = 0;
+    tl->chained = tl->chain_fail = 0;
+    tl->guessed = false;
+    tl->chain_why[0] = 0;
     if (!(tl->args = json_object()))
         return VENOM_E_NOMEM;
     memset(fc->used, 0, g->nt);
@@ -1452,6 +1628,7 @@ static int q_add(json_t *qs, const char *prefix, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
     va_end(ap);
+    utf8_trim(msg);
     return json_array_append_new(qs, json_string(msg)) ? VENOM_E_NOMEM : 0;
 }
 
@@ -1472,6 +1649,7 @@ static void path_reason(const fillctx *fc, bool dir, char *out, size_t cap)
     }
     if (!n)
         snprintf(out, cap, "none of the words names a %s in the workdir", dir ? "directory" : "file");
+    utf8_trim(out);
 }
 
 static int missing_questions(const tool *tl, const fillctx *fc, const char *pre, json_t *qs)
@@ -1482,6 +1660,10 @@ static int missing_questions(const tool *tl, const fillctx *fc, const char *pre,
         const param *p = &tl->p[i];
         if (filled(tl, i) || !(tl->req & (1ull << i)))
             continue;
+        if (tl->chain_fail & (1ull << i)) {
+            rc = q_add(qs, pre, "%s", tl->chain_why);
+            continue;
+        }
         switch (p->role) {
         case R_PATH:
             path_reason(fc, p->want_dir && !p->want_file, why, sizeof why);
@@ -1523,7 +1705,12 @@ static int missing_questions(const tool *tl, const fillctx *fc, const char *pre,
         }
         if (ok)
             continue;
-        if (has_path) {
+        bool chain_failed = false;
+        for (int a = 0; a < tl->nalts[s]; a++)
+            chain_failed |= (tl->alts[s][a] & tl->chain_fail) != 0;
+        if (chain_failed) {
+            rc = q_add(qs, pre, "%s", tl->chain_why);
+        } else if (has_path) {
             path_reason(fc, has_dir, why, sizeof why);
             rc = q_add(qs, pre, "which %s%s should %s work on? (%s%s)", has_dir ? "directory" : "file", names, tl->name,
                        why, n ? "; or put the text in quotes" : "");
@@ -1566,6 +1753,7 @@ static void step_text(const goal_t *g, const step *s, char *out, size_t cap)
 {
     size_t a = g->t[s->a].off, b = g->t[s->b - 1].end;
     snprintf(out, cap, "%.*s", (int)(b - a > 200 ? 200 : b - a), g->text + a);
+    utf8_trim(out);
 }
 
 /*
@@ -1633,6 +1821,7 @@ static int decide(const offline_opts *o, tool *tools, size_t nt, fillctx *fc, co
         for (size_t k = fc->s->a; k < fc->s->b && !with[0]; k++)
             if (fc->g->t[k].kind == TK_WORD && (fc->g->t[k].ptype == P_FILE || fc->g->t[k].ptype == P_DIR))
                 snprintf(with, sizeof with, " with %s", fc->g->t[k].text);
+        utf8_trim(with);
         return q_add(qs, pre, "what should I do%s? (no word of \"%s\" matches what one of the %zu tools does)", with,
                      what, nt);
     }
@@ -1643,10 +1832,22 @@ static int decide(const offline_opts *o, tool *tools, size_t nt, fillctx *fc, co
             rival = &tools[order[i]], other = rival->score;
     double strength = fmin(1.0, best->score / FULL_SCORE);
     d->conf = best->score > 0 ? round2(strength * (1.0 - 0.5 * second / best->score)) : 0;
+    if (best->guessed)
+        d->conf = round2(d->conf * PLAN_GUESS);
     if (rival && other > 0 && best->score - other < OFFLINE_MARGIN)
         return q_add(qs, pre, "did you mean %s or %s? (\"%s\" fits both)", best->name, rival->name, what);
     if (!best->ok)
         return missing_questions(best, fc, pre, qs);
+    if (d->conf < o->threshold && best->guessed) {
+        size_t i = 0;
+        while (i + 1 < best->np && !(best->chained & (1ull << i)))
+            i++;
+        return q_add(qs, pre,
+                     "is %s right for %s's %s? (%s declares no output schema, so it is a guess, only %.2f sure; the "
+                     "threshold is %.2f)",
+                     json_string_value(json_object_get(best->args, best->p[i].name)) ?: "?", best->name, best->p[i].name,
+                     fc->prev_tool ? fc->prev_tool->name : "the previous tool", d->conf, o->threshold);
+    }
     if (d->conf < o->threshold)
         return q_add(qs, pre, "which tool should do \"%s\"? (the best match, %s, is only %.2f sure; the threshold is %.2f)",
                      what, best->name, d->conf, o->threshold);
@@ -1870,6 +2071,183 @@ static json_t *response_new(const offline_opts *o, const json_t *req, const char
                      "output_tokens", 0, "missing", 0, "raw", "confidence", conf, "unresolved", unresolved);
 }
 
+/* ========================================================== plan mode */
+
+/* Tool name "pack__skill" as the skill name "pack.skill" (new reference). */
+static json_t *skill_name(const char *tool_name)
+{
+    size_t n = strlen(tool_name), k = 0;
+    char *b = malloc(n + 1);
+    if (!b)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (tool_name[i] == '_' && tool_name[i + 1] == '_') {
+            b[k++] = '.';
+            i++;
+        } else {
+            b[k++] = tool_name[i];
+        }
+    }
+    json_t *j = json_stringn(b, k);
+    free(b);
+    return j;
+}
+
+/* A copy of v in which every "${" of a string is "$${" (a literal in a
+ * plan: text from the goal is never a reference). New reference or NULL. */
+static json_t *literal(const json_t *v)
+{
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        size_t n = json_string_length(v), extra = 0;
+        for (size_t i = 0; i + 1 < n; i++)
+            extra += s[i] == '$' && s[i + 1] == '{';
+        if (!extra)
+            return json_copy((json_t *)v);
+        char *b = malloc(n + extra), *w = b;
+        if (!b)
+            return NULL;
+        for (size_t i = 0; i < n; i++) {
+            if (s[i] == '$' && i + 1 < n && s[i + 1] == '{')
+                *w++ = '$';
+            *w++ = s[i];
+        }
+        json_t *j = json_stringn(b, n + extra);
+        free(b);
+        return j;
+    }
+    json_t *out = json_is_object(v) ? json_object() : json_is_array(v) ? json_array() : NULL;
+    if (!out)
+        return json_is_object(v) || json_is_array(v) ? NULL : json_copy((json_t *)v);
+    const char *k;
+    const json_t *e;
+    size_t i;
+    json_object_foreach((json_t *)v, k, e)
+        if (json_object_set_new(out, k, literal(e)) < 0)
+            goto fail;
+    json_array_foreach(v, i, e)
+        if (json_array_append_new(out, literal(e)) < 0)
+            goto fail;
+    return out;
+fail:
+    json_decref(out);
+    return NULL;
+}
+
+/* One step of the plan: {"id", "skill", "args", "depends_on"?,
+ * "description"}. after: the number of the step it must follow without a
+ * reference to it (0: none). New reference or NULL. */
+static json_t *plan_step_json(const goal_t *g, size_t j, const tool *tl, const json_t *args, size_t after)
+{
+    char id[32];
+    snprintf(id, sizeof id, "s%zu", j + 1);
+    json_t *st = json_object(), *a = json_object();
+    if (!st || !a || json_object_set_new(st, "id", json_string(id)) < 0 ||
+        json_object_set_new(st, "skill", skill_name(tl->name)) < 0)
+        goto fail;
+    const char *k;
+    const json_t *v;
+    json_object_foreach((json_t *)args, k, v)
+    {
+        int i = param_index(tl, k);
+        bool ref = i >= 0 && (tl->chained & (1ull << i));
+        if (json_object_set_new(a, k, ref ? json_copy((json_t *)v) : literal(v)) < 0)
+            goto fail;
+    }
+    if (json_object_set(st, "args", a) < 0)
+        goto fail;
+    if (after) {
+        snprintf(id, sizeof id, "s%zu", after);
+        if (json_object_set_new(st, "depends_on", json_pack("[s]", id)) < 0)
+            goto fail;
+    }
+    const step *s = &g->s[j];
+    size_t x = g->t[s->a].off, y = g->t[s->b - 1].end;
+    json_t *d = json_stringn(g->text + x, y - x);
+    if (d && json_object_set_new(st, "description", d) < 0)
+        goto fail;
+    json_decref(a);
+    return st;
+fail:
+    json_decref(a);
+    json_decref(st);
+    return NULL;
+}
+
+/*
+ * Plan mode (metadata.purpose "plan"): decide every step at once and answer
+ * with the whole plan as the text of one JSON object {"steps", "confidence",
+ * "questions"} (docs/providers/offline.md "Plan mode"). A step that takes
+ * the previous step's result gets a ${steps.sK.result/FIELD} reference; any
+ * other step after the first depends_on the step before it. qs collects the
+ * questions.
+ */
+static int plan_answer(const offline_opts *o, const json_t *req, goal_t *g, tool *tools, size_t ntools,
+                       unsigned char *used, json_t *qs, json_t **res)
+{
+    json_t *steps = json_array(), *body = NULL;
+    char *text = NULL;
+    created cr = {0};
+    double cmin = 1.0, low = fmax(0, round2(o->threshold - 0.01));
+    long prev = -1;   /* tool of the previous step, -1 when it is undecided */
+    size_t last = 0;  /* number of the last step in the plan */
+    int rc = VENOM_E_NOMEM;
+    if (!steps)
+        goto out;
+    if (!ntools || g->ns == 0) {
+        if (q_add(qs, "", "%s",
+                  !ntools ? "which tool should I use? (the request lists no tools; install a skill pack)"
+                          : "what should I do? (the goal is empty)") < 0)
+            goto out;
+        cmin = 0;
+    }
+    for (size_t j = 0; ntools && j < g->ns; j++) {
+        fillctx fc = {.g = g, .s = &g->s[j], .used = used, .cr = &cr, .chain = j > 0, .assume_chain = j > 0 && prev < 0,
+                      .plan = true, .prev_tool = prev >= 0 ? &tools[prev] : NULL, .prev_step = j};
+        char pre[32] = "";
+        if (g->ns > 1)
+            snprintf(pre, sizeof pre, "step %zu: ", j + 1);
+        size_t before = json_array_size(qs);
+        decision d;
+        if ((rc = decide(o, tools, ntools, &fc, pre, qs, &d)) < 0)
+            goto out;
+        rc = VENOM_E_NOMEM;
+        bool asked = json_array_size(qs) > before || d.tool < 0;
+        /* it needs the result of an undecided step: undecided too (the
+         * question about that step covers it) */
+        bool blocked = !asked && fc.assume_chain && tools[d.tool].chained;
+        cmin = fmin(cmin, asked ? fmin(d.conf, low) : d.conf);
+        if (d.tool >= 0 && tools[d.tool].write_like && cr.n < 16) {
+            const tool *tl = &tools[d.tool];
+            for (size_t p = 0; p < tl->np; p++)
+                if (tl->p[p].role == R_PATH && json_is_string(json_object_get(d.args, tl->p[p].name)) && cr.n < 16)
+                    snprintf(cr.name[cr.n++], sizeof cr.name[0], "%s",
+                             json_string_value(json_object_get(d.args, tl->p[p].name)));
+        }
+        if (asked || blocked) {
+            prev = -1;
+            json_decref(d.args);
+            continue;
+        }
+        json_t *st = plan_step_json(g, j, &tools[d.tool], d.args, tools[d.tool].chained ? 0 : last);
+        json_decref(d.args);
+        if (!st || json_array_append_new(steps, st) < 0)
+            goto out;
+        prev = d.tool;
+        last = j + 1;
+    }
+    if (!(body = json_pack("{s:O, s:f, s:O}", "steps", steps, "confidence", cmin, "questions", qs)) ||
+        !(text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15))))
+        goto out;
+    *res = response_new(o, req, text, NULL, "stop", cmin, qs);
+    rc = *res ? 0 : VENOM_E_NOMEM;
+out:
+    free(text);
+    json_decref(body);
+    json_decref(steps);
+    return rc;
+}
+
 int offline_opts_parse(const json_t *config, offline_opts *o, char *err, size_t errlen)
 {
     o->threshold = OFFLINE_DEFAULT_THRESHOLD;
@@ -2007,10 +2385,12 @@ int offline_engine_answer(const offline_opts *o, const json_t *req, const offlin
         snprintf(err, errlen, "offline: the request has no user message (nothing to do)");
         return VENOM_E_INVAL;
     }
+    const char *purpose = json_string_value(json_object_get(json_object_get(req, "metadata"), "purpose"));
+    bool plan = purpose && !strcmp(purpose, "plan");
     if (!(results = calloc(json_array_size(msgs) + 1, sizeof *results)) ||
         !(parsed = calloc(json_array_size(msgs) + 1, sizeof *parsed)))
         goto out;
-    for (i = user + 1; i < json_array_size(msgs); i++) {
+    for (i = user + 1; !plan && i < json_array_size(msgs); i++) { /* a plan ignores results */
         m = json_array_get(msgs, i);
         if (!strcmp(json_string_value(json_object_get(m, "role")), "tool"))
             results[nres++] = m;
@@ -2063,6 +2443,10 @@ int offline_engine_answer(const offline_opts *o, const json_t *req, const offlin
     classify_paths(&g, &w);
     if (split_steps(&g) < 0 || !(used = calloc(g.nt + 1, 1)))
         goto out;
+    if (plan) {
+        rc = plan_answer(o, req, &g, tools, ntools, used, qs, &res);
+        goto out;
+    }
     const char *choice = json_string_value(json_object_get(req, "tool_choice"));
     if (!ntools || g.ns == 0 || (choice && !strcmp(choice, "none") && nres == 0)) {
         const char *q = !ntools         ? "which tool should I use? (the request lists no tools; install a skill pack)"
@@ -2117,7 +2501,10 @@ int offline_engine_answer(const offline_opts *o, const json_t *req, const offlin
             json_decref(d.args);
     }
 
-    if (json_array_size(qs) > 0) {
+    /* tool_choice "none" after results (the answer turn of a plan run): no
+     * more calls, the final text from what was done */
+    bool none = choice && !strcmp(choice, "none");
+    if (json_array_size(qs) > 0 && !none) {
         sbuf b = {0};
         sb_add(&b, "I could not decide:");
         json_array_foreach(qs, i, m)
@@ -2128,7 +2515,7 @@ int offline_engine_answer(const offline_opts *o, const json_t *req, const offlin
         }
         text = b.s;
         res = response_new(o, req, text, NULL, "stop", conf_q < 0 ? 0 : conf_q, qs);
-    } else if (nres < g.ns) {
+    } else if (nres < g.ns && !none) {
         const tool *tl = &tools[cur.tool];
         char id[32];
         snprintf(id, sizeof id, "call_%zu", nres + 1);
@@ -2142,6 +2529,7 @@ int offline_engine_answer(const offline_opts *o, const json_t *req, const offlin
         free(dumped);
         if (!text)
             goto out;
+        json_array_clear(qs);
         res = response_new(o, req, text, NULL, "stop", conf_min, qs);
     }
     rc = res ? 0 : VENOM_E_NOMEM;

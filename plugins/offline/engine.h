@@ -55,7 +55,10 @@ void offline_tools_free(offline_tools *ts);
  * canonical response (the caller's reference): a tool call (finish
  * "tool_calls"), a final text (finish "stop"), a failed step (finish
  * "error"), or the questions it could not decide ("unresolved"); always
- * with "confidence" and "unresolved". tools: the request's tools analysed
+ * with "confidence" and "unresolved". A request with metadata.purpose
+ * "plan" gets the whole plan instead: finish "stop", content the text of
+ * one JSON object {"steps", "confidence", "questions"} (plan mode,
+ * docs/providers/offline.md). tools: the request's tools analysed
  * beforehand (offline_tools_new), or NULL to analyse request.tools now. Errors: VENOM_E_INVAL for a malformed
  * request, VENOM_E_NOMEM; err holds one line. Any thread.
  */

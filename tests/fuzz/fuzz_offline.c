@@ -8,13 +8,18 @@
  * skills), taken from skills/<pack>/venom.json|yaml the way the agent
  * offers them, embedded so that the target needs no source tree.
  *
+ * Six of the tools carry an "output_schema" (their result schemas, as the
+ * planner sends them), the others do not.
+ *
  * Input: byte 0 picks the mode (low 2 bits) and a variant (high 6 bits).
  *   0 goal     the rest is the goal (the last user message) of a request
  *              with the fixed tools and a workdir holding a few files;
- *              variant: tool_choice, threshold.
+ *              variant: tool_choice, threshold. The same goal is then
+ *              planned (metadata.purpose "plan").
  *   1 steps    the rest split at NUL bytes: the goal, then one tool result
  *              per piece (as after that many calls; variant bit 0 marks the
- *              last as an error).
+ *              last as an error, bit 1 sets tool_choice "none": the answer
+ *              turn of a plan run).
  *   2 request  the rest is a whole chat request text, given to the plugin's
  *              chat (twice, so the second call hits the tool set cache) and,
  *              when it is a JSON object, to the engine directly.
@@ -27,9 +32,18 @@
  * with finish "tool_calls" exactly one call "call_<step>" of a tool the
  * request lists, with object arguments and empty content; otherwise no call
  * and a text: the questions ("I could not decide: …", finish stop), the
- * failed step ("step N (…) failed: …", finish error) or the final text. Seeds: tests/fuzz/corpus/offline/.
+ * failed step ("step N (…) failed: …", finish error) or the final text;
+ * never a call under tool_choice "none". A plan answer (finish stop, no
+ * call) is the text of one JSON object {steps, confidence, questions} with
+ * the response's confidence and unresolved; its steps, as a plan file, pass
+ * plan_parse and plan_check, every reference and depends_on names an
+ * earlier step, ids are s<N> in increasing order, skills are the listed
+ * tools' (pack.skill); no questions means steps and a confidence at the
+ * threshold or above, questions a confidence below it. Seeds:
+ * tests/fuzz/corpus/offline/.
  */
 #include "util/common.h"
+#include "plan/plan.h"
 
 #include <ftw.h>
 #include <unistd.h>
@@ -53,7 +67,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
  * the typed skills with the schema core/plugin/ffi.c derives). */
 static const char TOOLS_JSON[] =
     "["
-    "{\"name\":\"fs__read\",\"description\":\"Read a text file (or a part of it); binary files only "
+    "{\"name\":\"fs__read\",\"output_schema\":"
+    "{\"type\":\"object\",\"properties\":{\"content\":{\"type\":\"string\"},"
+    "\"bytes\":{\"type\":\"integer\"},\"eof\":{\"type\":\"boolean\"},"
+    "\"offset\":{\"type\":\"integer\"},\"size\":{\"type\":\"integer\"}},\"required\":[\"content\","
+    "\"bytes\",\"eof\",\"offset\",\"size\"],\"additionalProperties\":false},"
+    "\"description\":\"Read a text file (or a part of it); binary files only "
     "with encoding base64\",\"parameters\":{\"type\":\"object\",\"properties\":{\"path\":{\"type\":\"string\","
     "\"description\":\"File path, relative to the workdir (or an absolute path the pack may "
     "read)\",\"minLength\":1},\"offset\":{\"type\":\"integer\",\"description\":\"Byte offset to start "
@@ -66,7 +85,11 @@ static const char TOOLS_JSON[] =
     "\"result\":{\"content\":\"hello\\nworld\\n\",\"bytes\":12,\"eof\":true,\"offset\":0,\"size\":12}},"
     "{\"args\":{\"path\":\".venom-example/hello.txt\",\"offset\":6,\"limit\":3},\"result\":{\"content\":\"wor\","
     "\"bytes\":3,\"eof\":false,\"offset\":6,\"size\":12}}]},"
-    "{\"name\":\"fs__write\",\"description\":\"Write text to a file. Replacing is atomic (a temporary "
+    "{\"name\":\"fs__write\",\"output_schema\":"
+    "{\"type\":\"object\",\"properties\":{\"path\":{\"type\":\"string\"},"
+    "\"bytes\":{\"type\":\"integer\"}},\"required\":[\"path\",\"bytes\"],"
+    "\"additionalProperties\":false},"
+    "\"description\":\"Write text to a file. Replacing is atomic (a temporary "
     "file renamed over the target); append adds to the end\",\"parameters\":{\"type\":\"object\","
     "\"properties\":{\"path\":{\"type\":\"string\",\"description\":\"File to write, relative to the "
     "workdir\",\"minLength\":1},\"content\":{\"type\":\"string\",\"description\":\"The text to write\"},"
@@ -76,7 +99,14 @@ static const char TOOLS_JSON[] =
     "\"examples\":[{\"description\":\"creates .venom-example/hello.txt in the workdir (used by "
     "the other fs examples)\",\"args\":{\"path\":\".venom-example/hello.txt\",\"content\":\"hello\\nworld\\n\","
     "\"create_dirs\":true},\"result\":{\"path\":\".venom-example/hello.txt\",\"bytes\":12}}]},"
-    "{\"name\":\"fs__list\",\"description\":\"List a directory (optionally recursively),"
+    "{\"name\":\"fs__list\",\"output_schema\":"
+    "{\"type\":\"object\",\"properties\":{\"entries\":{\"type\":\"array\","
+    "\"items\":{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},"
+    "\"type\":{\"type\":\"string\",\"enum\":[\"file\",\"dir\",\"symlink\",\"other\"]},"
+    "\"size\":{\"type\":\"integer\"}},\"required\":[\"name\",\"type\",\"size\"],"
+    "\"additionalProperties\":false}},\"truncated\":{\"type\":\"boolean\"}},\"required\":[\"entries\","
+    "\"truncated\"],\"additionalProperties\":false},"
+    "\"description\":\"List a directory (optionally recursively),"
     " sorted by name; symlinks are listed, never followed\",\"parameters\":{\"type\":\"object\","
     "\"properties\":{\"path\":{\"type\":\"string\",\"description\":\"Directory to list, relative to "
     "the workdir\",\"minLength\":1,\"default\":\".\"},\"recursive\":{\"type\":\"boolean\","
@@ -85,7 +115,12 @@ static const char TOOLS_JSON[] =
     "\"additionalProperties\":false},\"examples\":[{\"description\":\"after the fs.write example\","
     "\"args\":{\"path\":\".venom-example\"},\"result\":{\"entries\":[{\"name\":\"hello.txt\","
     "\"type\":\"file\",\"size\":12}],\"truncated\":false}}]},"
-    "{\"name\":\"text__count\",\"description\":\"Count lines, words (runs of non-whitespace),"
+    "{\"name\":\"text__count\",\"output_schema\":"
+    "{\"type\":\"object\",\"properties\":{\"lines\":{\"type\":\"integer\"},"
+    "\"words\":{\"type\":\"integer\"},\"bytes\":{\"type\":\"integer\"},"
+    "\"chars\":{\"type\":\"integer\"}},\"required\":[\"lines\",\"words\",\"bytes\",\"chars\"],"
+    "\"additionalProperties\":false},"
+    "\"description\":\"Count lines, words (runs of non-whitespace),"
     " bytes and characters (Unicode code points)\",\"parameters\":{\"type\":\"object\","
     "\"properties\":{\"text\":{\"type\":\"string\",\"description\":\"The text to work on (give text "
     "or path)\"},\"path\":{\"type\":\"string\",\"description\":\"A text file to work on instead,"
@@ -93,7 +128,12 @@ static const char TOOLS_JSON[] =
     "\"oneOf\":[{\"required\":[\"text\"]},{\"required\":[\"path\"]}]},\"examples\":[{\"args\":{\"text\":\"hello "
     "world\\nsecond line\\n\"},\"result\":{\"lines\":2,\"words\":4,\"bytes\":24,\"chars\":24}},"
     "{\"args\":{\"text\":\"h\\u00e9llo\"},\"result\":{\"lines\":1,\"words\":1,\"bytes\":6,\"chars\":5}}]},"
-    "{\"name\":\"text__replace\",\"description\":\"Replace occurrences of a string or POSIX extended "
+    "{\"name\":\"text__replace\",\"output_schema\":"
+    "{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\"},"
+    "\"path\":{\"type\":\"string\"},\"bytes\":{\"type\":\"integer\"},"
+    "\"replacements\":{\"type\":\"integer\"}},\"required\":[\"replacements\"],"
+    "\"additionalProperties\":false},"
+    "\"description\":\"Replace occurrences of a string or POSIX extended "
     "regex (\\\\1..\\\\9 in the replacement insert groups); with path the file is rewritten atomically "
     "(needs write permission)\",\"parameters\":{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\","
     "\"description\":\"The text to work on (give text or path)\"},\"path\":{\"type\":\"string\","
@@ -111,7 +151,10 @@ static const char TOOLS_JSON[] =
     "\"find\":\"cat\",\"replace\":\"dog\",\"all\":false},\"result\":{\"text\":\"dog and cat\","
     "\"replacements\":1}},{\"args\":{\"text\":\"2024-01-31\",\"find\":\"([0-9]+)-([0-9]+)-([0-9]+)\","
     "\"replace\":\"\\\\3.\\\\2.\\\\1\",\"regex\":true},\"result\":{\"text\":\"31.01.2024\",\"replacements\":1}}]},"
-    "{\"name\":\"json__get\",\"description\":\"The value at a JSON Pointer\",\"parameters\":{\"type\":\"object\","
+    "{\"name\":\"json__get\",\"output_schema\":"
+    "{\"type\":\"object\",\"properties\":{\"value\":{}},\"required\":[\"value\"],"
+    "\"additionalProperties\":false},"
+    "\"description\":\"The value at a JSON Pointer\",\"parameters\":{\"type\":\"object\","
     "\"properties\":{\"document\":{\"description\":\"The JSON document itself, any JSON value (give "
     "document or path)\"},\"path\":{\"type\":\"string\",\"description\":\"A JSON file to work on instead,"
     " relative to the workdir (give document or path)\",\"minLength\":1},\"pointer\":{\"type\":\"string\","
@@ -217,7 +260,92 @@ static size_t results_after_goal(const json_t *req)
     return n;
 }
 
-static void check_response(const json_t *req, const json_t *tools, const json_t *r)
+/* Is the request a planning request? */
+static bool planning(const json_t *req)
+{
+    const char *p = json_string_value(json_object_get(json_object_get(req, "metadata"), "purpose"));
+    return p && !strcmp(p, "plan");
+}
+
+/* Does tools list a tool whose skill name (pack.skill) is skill? */
+static bool has_skill(const json_t *tools, const char *skill)
+{
+    size_t i;
+    const json_t *t;
+    json_array_foreach(tools, i, t)
+    {
+        const char *name = json_string_value(json_object_get(t, "name"));
+        char buf[512];
+        size_t k = 0;
+        for (size_t c = 0; name && name[c] && k + 1 < sizeof buf; c++) {
+            buf[k++] = name[c] == '_' && name[c + 1] == '_' ? '.' : name[c];
+            c += name[c] == '_' && name[c + 1] == '_';
+        }
+        buf[k] = '\0';
+        if (name && !strcmp(buf, skill))
+            return true;
+    }
+    return false;
+}
+
+/* The plan answer of a planning request (see the header comment). */
+static void check_plan(const json_t *tools, double threshold, const json_t *r, const char *content)
+{
+    json_error_t je;
+    json_t *body = json_loads(content, 0, &je);
+    CHECK(json_is_object(body) && json_object_size(body) == 3);
+    const json_t *steps = json_object_get(body, "steps"), *qs = json_object_get(body, "questions");
+    const json_t *conf = json_object_get(body, "confidence");
+    CHECK(json_is_array(steps) && json_is_array(qs) && json_is_number(conf));
+    double c = json_number_value(conf);
+    CHECK(c >= 0 && c <= 1 && c == json_number_value(json_object_get(r, "confidence")));
+    CHECK(json_equal(qs, json_object_get(r, "unresolved")));
+    if (!json_array_size(qs))
+        CHECK(json_array_size(steps) > 0 && c >= threshold);
+    else
+        CHECK(c < threshold || c == 0);
+    size_t i, last = 0;
+    const json_t *st;
+    json_array_foreach(steps, i, st)
+    {
+        const char *id = json_string_value(json_object_get(st, "id"));
+        const char *skill = json_string_value(json_object_get(st, "skill"));
+        char *end = NULL;
+        CHECK(id && id[0] == 's');
+        unsigned long n = strtoul(id + 1, &end, 10);
+        CHECK(end && !*end && n > last);
+        last = n;
+        CHECK(skill && has_skill(tools, skill));
+        CHECK(json_is_object(json_object_get(st, "args")));
+        CHECK(json_is_string(json_object_get(st, "description")));
+        const json_t *dep = json_object_get(st, "depends_on");
+        CHECK(!dep || (json_array_size(dep) == 1 && json_is_string(json_array_get(dep, 0))));
+    }
+    if (json_array_size(steps)) { /* the steps as a plan file: they parse, refer back only */
+        json_t *doc = json_pack("{s:O}", "steps", steps);
+        char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+        plan *p = NULL;
+        char *err = NULL;
+        CHECK(text);
+        int rc = plan_parse(text, strlen(text), "plan.json", NULL, 0, &p, &err);
+        if (rc == 0)
+            rc = plan_check(p, NULL, NULL, &err);
+        if (rc != 0) {
+            fprintf(stderr, "fuzz_offline: the plan does not check: %s\n%s\n", err ? err : "?", text);
+            __builtin_trap();
+        }
+        CHECK(p->n == json_array_size(steps));
+        for (size_t k = 0; k < p->n; k++)
+            for (size_t d = 0; d < p->steps[k].n_deps; d++)
+                CHECK(p->steps[k].deps[d] < k);
+        plan_free(p);
+        free(text);
+        json_decref(doc);
+    }
+    json_decref(body);
+}
+
+static void check_response(const json_t *req, const json_t *tools, double threshold, const json_t *r)
 {
     CHECK(json_is_object(r));
     CHECK(json_is_string(json_object_get(r, "model")));
@@ -237,7 +365,13 @@ static void check_response(const json_t *req, const json_t *tools, const json_t 
     json_array_foreach(unresolved, i, q) CHECK(json_is_string(q) && *json_string_value(q));
     CHECK(json_is_object(json_object_get(r, "usage")));
     const json_t *calls = json_object_get(msg, "tool_calls");
-    if (!strcmp(finish, "tool_calls")) {
+    const char *choice = json_string_value(json_object_get(req, "tool_choice"));
+    if (choice && !strcmp(choice, "none"))
+        CHECK(strcmp(finish, "tool_calls"));
+    if (planning(req)) {
+        CHECK(!strcmp(finish, "stop") && !calls);
+        check_plan(tools, threshold, r, content);
+    } else if (!strcmp(finish, "tool_calls")) {
         CHECK(json_array_size(calls) == 1 && json_array_size(unresolved) == 0);
         const json_t *c = json_array_get(calls, 0);
         char id[48];
@@ -278,7 +412,7 @@ static char *answer(const offline_opts *o, const json_t *req, const offline_tool
         CHECK(!res && *err && !strchr(err, '\n'));
         return NULL;
     }
-    check_response(req, tools, res);
+    check_response(req, tools, o->threshold, res);
     char *t = dump(res);
     json_decref(res);
     return t;
@@ -367,13 +501,17 @@ static void mode_goal(unsigned variant, const char *s, size_t n)
 {
     offline_opts o = {.threshold = (variant >> 2) / 15.0, .model = NULL};
     run(&o, request(variant, text_json(s, n)));
+    /* the same goal planned */
+    json_t *req = request(variant, text_json(s, n));
+    CHECK(!json_object_set_new(json_object_get(req, "metadata"), "purpose", json_string("plan")));
+    run(&o, req);
 }
 
 static void mode_steps(unsigned variant, const char *s, size_t n)
 {
     const char *nul = memchr(s, '\0', n);
     size_t gl = nul ? (size_t)(nul - s) : n;
-    json_t *req = request(0, text_json(s, gl));
+    json_t *req = request(variant & 2 ? 2 : 0, text_json(s, gl)); /* 2: tool_choice "none" */
     json_t *msgs = json_object_get(req, "messages");
     size_t step = 0, at = nul ? gl + 1 : n;
     while (at <= n && nul && step < 16) {
@@ -472,7 +610,7 @@ static void mode_request(const char *s, size_t n)
         if (direct) {
             CHECK(r1 == 0);
             json_t *res = json_loads(o1.result, 0, NULL);
-            check_response(req, tools, res);
+            check_response(req, tools, in->opts.threshold, res);
             json_decref(res);
         }
         if (r1 == 0)

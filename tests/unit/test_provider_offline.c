@@ -12,11 +12,13 @@
 #include "plugin/host.h"
 #include "plugin/loader.h"
 #include "plugin/manifest.h"
+#include "plan/plan.h"
 
 #include <time.h>
 #include <unistd.h>
 
 static json_t *TOOLS; /* the canonical tools of every first-party skill pack */
+static json_t *PLAN_TOOLS; /* the same as the planner sends them: with "output_schema" */
 static char *WORK;    /* the workdir of the requests */
 
 /* ------------------------------------------------------------ fixtures */
@@ -42,8 +44,10 @@ static json_t *typed_schema(const json_t *fn)
                      "additionalProperties", 0);
 }
 
-/* tools[] of the canonical request: one per skill of every pack. */
-static json_t *load_tools(void)
+/* tools[] of the canonical request: one per skill of every pack; with
+ * output_schema (each skill's result schema, when it has one) as the
+ * planner offers them. */
+static json_t *load_tools(bool output_schema)
 {
     static const char *const packs[] = {"fs", "text", "json", "shell", "temperature", "libm"};
     const char *src = getenv("VENOM_SRC");
@@ -64,6 +68,8 @@ static json_t *load_tools(void)
                                   "parameters", params);
             if (s->examples)
                 json_object_set(t, "examples", s->examples);
+            if (output_schema && s->result_schema)
+                json_object_set(t, "output_schema", s->result_schema);
             json_array_append_new(tools, t);
         }
         manifest_free(m);
@@ -75,7 +81,8 @@ static json_t *load_tools(void)
 static int group_setup(void **state)
 {
     (void)state;
-    TOOLS = load_tools();
+    TOOLS = load_tools(false);
+    PLAN_TOOLS = load_tools(true);
     WORK = ts_mkdtemp();
     free(ts_write(WORK, "notes.txt", "hello world\nsecond line\n"));
     free(ts_write(WORK, "README.md", "# venom\n\nan agent runtime\n"));
@@ -90,6 +97,7 @@ static int group_teardown(void **state)
 {
     (void)state;
     json_decref(TOOLS);
+    json_decref(PLAN_TOOLS);
     ts_rmtree(WORK);
     free(WORK);
     return 0;
@@ -102,6 +110,8 @@ static json_t *request(const char *goal)
     return json_pack("{s:[{s:s, s:s}, {s:s, s:s}], s:O, s:{s:s}}", "messages", "role", "system", "content",
                      "You are venom.", "role", "user", "content", goal, "tools", TOOLS, "metadata", "workdir", WORK);
 }
+
+static json_t *plan_request(const char *goal, const json_t *tools);
 
 static json_t *answer_with(const offline_opts *o, const json_t *req)
 {
@@ -511,6 +521,336 @@ static void test_bad_requests(void **state)
         json_decref(res);
         json_decref(req);
     }
+    /* a question quotes at most 200 bytes of the step: never half a
+     * character (the response must stay valid UTF-8) */
+    char goal[512] = "x";
+    for (int i = 0; i < 150; i++)
+        memcpy(goal + 1 + 2 * i, "\xc3\xa9", 3); /* é, then the NUL */
+    for (int planning = 0; planning < 2; planning++) {
+        req = planning ? plan_request(goal, NULL) : request(goal);
+        res = answer(req);
+        const char *q = json_string_value(json_array_get(json_object_get(res, "unresolved"), 0));
+        assert_non_null(q);
+        assert_non_null(strstr(q, "(no word of \"x\xc3\xa9"));
+        json_decref(res);
+        json_decref(req);
+    }
+}
+
+/* ------------------------------------------------------------ plan mode */
+
+/* A planning request as the planner sends it: purpose "plan", the tools
+ * with their output schemas. */
+static json_t *plan_request(const char *goal, const json_t *tools)
+{
+    return json_pack("{s:[{s:s, s:s}, {s:s, s:s}], s:O, s:{s:s, s:s}}", "messages", "role", "system", "content",
+                     "Plan the goal as JSON against the plan schema.", "role", "user", "content", goal, "tools",
+                     tools ? tools : PLAN_TOOLS, "metadata", "purpose", "plan", "workdir", WORK);
+}
+
+/* The plan the engine answers req with: the response must be a final text
+ * (no call) holding one JSON object whose confidence and questions are the
+ * response's; a non-empty plan must pass the real plan reader and checker.
+ * Returns the object; the steps lose their "description" (checked here to
+ * be a part of the goal). */
+static json_t *plan_for(const json_t *req)
+{
+    json_t *res = answer(req);
+    char *d = json_dumps(res, JSON_COMPACT);
+    if (strcmp(finish(res), "stop") || json_object_get(json_object_get(res, "message"), "tool_calls"))
+        fail_msg("a plan request was answered with %s", d);
+    json_error_t je;
+    json_t *body = json_loads(content(res), 0, &je);
+    if (!json_is_object(body))
+        fail_msg("the plan is not a JSON object (%s): %s", je.text, d);
+    json_t *steps = json_object_get(body, "steps");
+    assert_true(json_is_array(steps));
+    assert_true(json_equal(json_object_get(body, "confidence"), json_object_get(res, "confidence")));
+    assert_true(json_equal(json_object_get(body, "questions"), json_object_get(res, "unresolved")));
+    assert_int_equal(json_object_size(body), 3);
+    const char *goal = json_string_value(json_object_get(json_array_get(json_object_get(req, "messages"), 1), "content"));
+    size_t i;
+    json_t *st;
+    json_array_foreach(steps, i, st)
+    {
+        const char *desc = json_string_value(json_object_get(st, "description"));
+        assert_non_null(desc);
+        assert_non_null(strstr(goal, desc));
+        json_object_del(st, "description");
+    }
+    if (json_array_size(steps)) { /* the steps as a plan file */
+        json_t *doc = json_pack("{s:O}", "steps", steps);
+        char *text = json_dumps(doc, JSON_COMPACT);
+        plan *p = NULL;
+        char *err = NULL;
+        if (plan_parse(text, strlen(text), "plan.json", NULL, 0, &p, &err) != 0 || plan_check(p, NULL, NULL, &err) != 0)
+            fail_msg("the plan does not check: %s\n%s", err, text);
+        assert_int_equal(p->n, json_array_size(steps));
+        plan_free(p);
+        free(text);
+        json_decref(doc);
+    }
+    free(d);
+    json_decref(res);
+    return body;
+}
+
+static void expect_plan(const char *goal, const json_t *tools, const char *steps)
+{
+    json_t *req = plan_request(goal, tools), *body = plan_for(req), *want = json_loads(steps, 0, NULL);
+    assert_non_null(want);
+    if (!json_equal(want, json_object_get(body, "steps"))) {
+        char *got = json_dumps(body, JSON_COMPACT);
+        fail_msg("\"%s\": expected the steps %s, got %s", goal, steps, got);
+    }
+    assert_int_equal(json_array_size(json_object_get(body, "questions")), 0);
+    assert_true(json_real_value(json_object_get(body, "confidence")) >= OFFLINE_DEFAULT_THRESHOLD);
+    json_decref(want);
+    json_decref(body);
+    json_decref(req);
+}
+
+static double plan_confidence(const char *goal, const json_t *tools)
+{
+    json_t *req = plan_request(goal, tools), *body = plan_for(req);
+    double c = json_real_value(json_object_get(body, "confidence"));
+    json_decref(body);
+    json_decref(req);
+    return c;
+}
+
+static void test_plan_single_step(void **state)
+{
+    (void)state;
+    expect_plan("count the lines of README.md", NULL,
+                "[{\"id\":\"s1\",\"skill\":\"text.count\",\"args\":{\"path\":\"README.md\"}}]");
+    expect_plan("convert 100 fahrenheit to celsius", NULL,
+                "[{\"id\":\"s1\",\"skill\":\"temperature.fahrenheit_to_celsius\",\"args\":{\"f\":100}}]");
+    /* key=value arguments, typed by the schema */
+    expect_plan("json get path=config.json pointer=/name", NULL,
+                "[{\"id\":\"s1\",\"skill\":\"json.get\",\"args\":{\"path\":\"config.json\",\"pointer\":\"/name\"}}]");
+    expect_plan("read notes.txt encoding=base64 limit=4", NULL,
+                "[{\"id\":\"s1\",\"skill\":\"fs.read\",\"args\":{\"path\":\"notes.txt\",\"encoding\":\"base64\","
+                "\"limit\":4}}]");
+    /* the confidence is the step's, as a tool call would carry it */
+    assert_true(plan_confidence("count the lines of README.md", NULL) == 0.93);
+    /* text from the goal that looks like a reference stays text */
+    expect_plan("write '${steps.s1.result} costs $5' to out.txt", NULL,
+                "[{\"id\":\"s1\",\"skill\":\"fs.write\",\"args\":{\"path\":\"out.txt\","
+                "\"content\":\"$${steps.s1.result} costs $5\"}}]");
+    /* the description is the step's part of the goal */
+    json_t *req = plan_request("count the lines of README.md", NULL), *res = answer(req);
+    json_t *body = json_loads(content(res), 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(body, "steps"), 0),
+                                                          "description")),
+                        "count the lines of README.md");
+    /* compact, and the same bytes every time */
+    json_t *again = answer(req);
+    assert_string_equal(content(res), content(again));
+    assert_null(strchr(content(res), '\n'));
+    json_decref(again);
+    json_decref(body);
+    json_decref(res);
+    json_decref(req);
+}
+
+static void test_plan_chain(void **state)
+{
+    (void)state;
+    /* the reference's field comes from fs.read's output_schema (content) */
+    expect_plan("read notes.txt then count the words", NULL,
+                "[{\"id\":\"s1\",\"skill\":\"fs.read\",\"args\":{\"path\":\"notes.txt\"}},"
+                "{\"id\":\"s2\",\"skill\":\"text.count\",\"args\":{\"text\":\"${steps.s1.result/content}\"}}]");
+    /* three steps: text.replace's result has text (the same name) */
+    expect_plan("read notes.txt then replace 'hello' with 'bye' then count the words", NULL,
+                "[{\"id\":\"s1\",\"skill\":\"fs.read\",\"args\":{\"path\":\"notes.txt\"}},"
+                "{\"id\":\"s2\",\"skill\":\"text.replace\",\"args\":{\"text\":\"${steps.s1.result/content}\","
+                "\"find\":\"hello\",\"replace\":\"bye\"}},"
+                "{\"id\":\"s3\",\"skill\":\"text.count\",\"args\":{\"text\":\"${steps.s2.result/text}\"}}]");
+    /* shell.exec's stdout feeds the next step */
+    expect_plan("run 'ls -la' then count the lines", NULL,
+                "[{\"id\":\"s1\",\"skill\":\"shell.exec\",\"args\":{\"command\":\"ls -la\"}},"
+                "{\"id\":\"s2\",\"skill\":\"text.count\",\"args\":{\"text\":\"${steps.s1.result/stdout}\"}}]");
+    /* no reference, but after the step before: a.txt exists only once
+     * s1 wrote it */
+    expect_plan("write 'hello' to a.txt and then read a.txt", NULL,
+                "[{\"id\":\"s1\",\"skill\":\"fs.write\",\"args\":{\"path\":\"a.txt\",\"content\":\"hello\"}},"
+                "{\"id\":\"s2\",\"skill\":\"fs.read\",\"args\":{\"path\":\"a.txt\"},\"depends_on\":[\"s1\"]}]");
+    /* a path parameter takes only a path field (fs.write's path) */
+    expect_plan("write 'hello' to a.txt then show it", NULL,
+                "[{\"id\":\"s1\",\"skill\":\"fs.write\",\"args\":{\"path\":\"a.txt\",\"content\":\"hello\"}},"
+                "{\"id\":\"s2\",\"skill\":\"fs.read\",\"args\":{\"path\":\"${steps.s1.result/path}\"}}]");
+}
+
+static void test_plan_without_output_schema(void **state)
+{
+    (void)state;
+    const char *goal = "read notes.txt then count the words";
+    double sure = plan_confidence(goal, NULL);
+    /* no output_schema: fs.read's example result decides (content), but
+     * less surely */
+    expect_plan(goal, TOOLS,
+                "[{\"id\":\"s1\",\"skill\":\"fs.read\",\"args\":{\"path\":\"notes.txt\"}},"
+                "{\"id\":\"s2\",\"skill\":\"text.count\",\"args\":{\"text\":\"${steps.s1.result/content}\"}}]");
+    double example = plan_confidence(goal, TOOLS);
+    assert_true(example < sure);
+    assert_true(example == round2(sure * PLAN_GUESS));
+    /* no output_schema and no example: the field of the same name, a guess */
+    json_t *bare = json_deep_copy(TOOLS);
+    size_t i;
+    json_t *t;
+    json_array_foreach(bare, i, t) json_object_del(t, "examples");
+    expect_plan(goal, bare,
+                "[{\"id\":\"s1\",\"skill\":\"fs.read\",\"args\":{\"path\":\"notes.txt\"}},"
+                "{\"id\":\"s2\",\"skill\":\"text.count\",\"args\":{\"text\":\"${steps.s1.result/text}\"}}]");
+    assert_true(plan_confidence(goal, bare) < sure);
+    /* a guess below the threshold is asked about, the rest kept */
+    offline_opts o = {.threshold = 0.9};
+    json_t *req = plan_request(goal, bare), *res = answer_with(&o, req);
+    json_t *body = json_loads(content(res), 0, NULL);
+    assert_int_equal(json_array_size(json_object_get(body, "steps")), 1);
+    const char *q = json_string_value(json_array_get(json_object_get(body, "questions"), 0));
+    assert_non_null(q);
+    assert_non_null(strstr(q, "step 2: is ${steps.s1.result/text} right for text__count's text?"));
+    assert_non_null(strstr(q, "fs__read declares no output schema"));
+    assert_true(json_real_value(json_object_get(body, "confidence")) < 0.9);
+    json_decref(body);
+    json_decref(res);
+    json_decref(req);
+    json_decref(bare);
+}
+
+/* The plan of an undecided goal: the steps it could decide, the questions,
+ * a confidence below the threshold. */
+static json_t *undecided_plan(const char *goal, size_t n_steps, const char *question)
+{
+    json_t *req = plan_request(goal, NULL), *body = plan_for(req);
+    char *d = json_dumps(body, JSON_COMPACT);
+    const json_t *qs = json_object_get(body, "questions");
+    if (json_array_size(json_object_get(body, "steps")) != n_steps || !json_array_size(qs) ||
+        !strstr(json_string_value(json_array_get(qs, 0)), question))
+        fail_msg("\"%s\": expected %zu steps and the question \"%s\", got %s", goal, n_steps, question, d);
+    assert_true(json_real_value(json_object_get(body, "confidence")) < OFFLINE_DEFAULT_THRESHOLD);
+    free(d);
+    json_decref(req);
+    return body;
+}
+
+static void test_plan_undecided(void **state)
+{
+    (void)state;
+    /* text.head's result is a list of lines; text.count's text takes no list */
+    json_t *body = undecided_plan("first 2 lines of notes.txt then count the words", 1,
+                                  "step 2: what should text__count get as text from step 1? (text__head's result has no "
+                                  "field for it: its only text is a list of strings");
+    json_t *want = json_loads("[{\"id\":\"s1\",\"skill\":\"text.head\",\"args\":{\"path\":\"notes.txt\",\"lines\":2}}]",
+                              0, NULL);
+    assert_true(json_equal(want, json_object_get(body, "steps")));
+    json_decref(want);
+    json_decref(body);
+    /* a hopeless step 2: step 1 is kept */
+    body = undecided_plan("read notes.txt then do the thing", 1, "step 2: what should I do?");
+    json_decref(body);
+    /* an ambiguous step 1; step 2 needs nothing from it, and follows nothing */
+    body = undecided_plan("how big is notes.txt; count the lines of README.md", 1,
+                          "step 1: did you mean fs__stat or text__count?");
+    want = json_loads("[{\"id\":\"s2\",\"skill\":\"text.count\",\"args\":{\"path\":\"README.md\"}}]", 0, NULL);
+    assert_true(json_equal(want, json_object_get(body, "steps")));
+    json_decref(want);
+    json_decref(body);
+    /* step 2 would take step 1's result, and step 1 is undecided: neither
+     * is planned; the question is about step 1 */
+    body = undecided_plan("do the thing then count the words", 0, "step 1: what should I do?");
+    assert_int_equal(json_array_size(json_object_get(body, "questions")), 1);
+    json_decref(body);
+    /* an argument it cannot fill: asked, with a score below the threshold
+     * even though the tool is clear */
+    body = undecided_plan("count", 0, "which file or text should text__count work on?");
+    assert_true(json_real_value(json_object_get(body, "confidence")) == 0.49);
+    json_decref(body);
+}
+
+static void test_plan_unplannable(void **state)
+{
+    (void)state;
+    json_t *body = undecided_plan("do the thing", 0, "what should I do? (no word of \"do the thing\" matches");
+    assert_true(json_real_value(json_object_get(body, "confidence")) == 0.0);
+    json_decref(body);
+    body = undecided_plan("", 0, "what should I do? (the goal is empty)");
+    json_decref(body);
+    /* no tools at all */
+    json_t *none = json_array();
+    json_t *req = plan_request("count the lines of README.md", none);
+    body = plan_for(req);
+    assert_int_equal(json_array_size(json_object_get(body, "steps")), 0);
+    assert_non_null(strstr(json_string_value(json_array_get(json_object_get(body, "questions"), 0)), "lists no tools"));
+    json_decref(body);
+    json_decref(req);
+    json_decref(none);
+}
+
+/* Messages as the agent loop produces them for one call and its result. */
+static void add_call(json_t *req, const char *id, const char *name, const char *args, const char *result, bool is_error)
+{
+    json_t *msgs = json_object_get(req, "messages");
+    json_array_append_new(msgs, json_pack("{s:s, s:s, s:[{s:s, s:s, s:o}]}", "role", "assistant", "content", "",
+                                          "tool_calls", "id", id, "name", name, "arguments", json_loads(args, 0, NULL)));
+    json_array_append_new(msgs, json_pack("{s:s, s:s, s:s, s:s, s:b}", "role", "tool", "tool_call_id", id, "name", name,
+                                          "content", result, "is_error", is_error));
+}
+
+static void test_plan_answer_turn(void **state)
+{
+    (void)state;
+    const char *goal = "read notes.txt then count the words";
+    const char *read = "{\"content\":\"hello world\\nsecond line\\n\",\"bytes\":24,\"eof\":true,\"offset\":0,\"size\":24}";
+    /* every step has its result: the usual final text, tool_choice none */
+    json_t *req = request(goal);
+    json_object_set_new(req, "tool_choice", json_string("none"));
+    json_object_set_new(req, "tools", json_deep_copy(PLAN_TOOLS));
+    add_call(req, "call_1", "fs__read", "{\"path\":\"notes.txt\"}", read, false);
+    add_call(req, "call_2", "text__count", "{\"text\":\"hello world\\nsecond line\\n\"}",
+             "{\"lines\":2,\"words\":4,\"bytes\":24,\"chars\":24}", false);
+    json_t *res = answer(req);
+    assert_string_equal(finish(res), "stop");
+    assert_string_equal(content(res), "2 lines, 4 words, 24 bytes, 24 chars");
+    assert_null(json_object_get(json_object_get(res, "message"), "tool_calls"));
+    assert_int_equal(json_array_size(json_object_get(res, "unresolved")), 0);
+    assert_true(json_real_value(json_object_get(res, "confidence")) >= 0.5);
+    json_decref(res);
+    json_decref(req);
+    /* the plan ran fewer steps than the goal has (a step skipped): still no
+     * call under tool_choice none, the text of the last result */
+    req = request(goal);
+    json_object_set_new(req, "tool_choice", json_string("none"));
+    add_call(req, "call_1", "fs__read", "{\"path\":\"notes.txt\"}", read, false);
+    res = answer(req);
+    assert_string_equal(finish(res), "stop");
+    assert_string_equal(content(res), "hello world\nsecond line\n");
+    assert_null(json_object_get(json_object_get(res, "message"), "tool_calls"));
+    json_decref(res);
+    /* the same turn without tool_choice none goes on with the next call */
+    json_object_del(req, "tool_choice");
+    res = answer(req);
+    expect_call(res, goal, "text__count", "{\"text\":\"hello world\\nsecond line\\n\"}");
+    json_decref(res);
+    json_decref(req);
+    /* a failed step: finish error, as in an agent run */
+    req = request(goal);
+    json_object_set_new(req, "tool_choice", json_string("none"));
+    add_call(req, "call_1", "fs__read", "{\"path\":\"notes.txt\"}", "{\"error\":\"notes.txt: gone\"}", true);
+    res = answer(req);
+    assert_string_equal(finish(res), "error");
+    assert_string_equal(content(res), "step 1 (fs__read) failed: notes.txt: gone");
+    json_decref(res);
+    json_decref(req);
+    /* a plan request ignores tool results and plans the whole goal */
+    req = plan_request(goal, NULL);
+    add_call(req, "call_1", "fs__read", "{\"path\":\"notes.txt\"}", read, false);
+    json_t *body = plan_for(req);
+    assert_int_equal(json_array_size(json_object_get(body, "steps")), 2);
+    json_decref(body);
+    json_decref(req);
 }
 
 static double time_calls(const json_t *req, const offline_tools *ts, int n)
@@ -701,6 +1041,12 @@ int main(void)
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_threshold_and_options),
         cmocka_unit_test(test_bad_requests),
+        cmocka_unit_test(test_plan_single_step),
+        cmocka_unit_test(test_plan_chain),
+        cmocka_unit_test(test_plan_without_output_schema),
+        cmocka_unit_test(test_plan_undecided),
+        cmocka_unit_test(test_plan_unplannable),
+        cmocka_unit_test(test_plan_answer_turn),
         cmocka_unit_test(test_speed),
         cmocka_unit_test(test_plugin),
     };
