@@ -698,9 +698,7 @@ int config_load(config **out, char **err)
     c->max_steps = 20;
     c->planner_threshold = -1; /* unset: the offline provider's options.threshold, else 0.5 */
     c->planner_repairs = 2;
-    /* agent until the offline provider answers planning requests (issue 6):
-     * planner.mode: plan turns planning on */
-    c->planner_agent = true;
+    c->planner_agent = false; /* planner.mode: plan (the default); agent = one agent loop */
     if (rc < 0) {
         rc = err_set(err, rc, "out of memory");
         goto fail;

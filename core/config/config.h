@@ -48,8 +48,8 @@ typedef struct config {
     json_t *budget_agents;    /* budget.agents: {name: money per UTC day}; NULL = none */
     bool local_only;          /* privacy: local-only (route to local models only) */
     /* planning a goal (docs/plan.md "Planning a goal") */
-    bool planner_agent;       /* planner.mode: agent (default for now) — `venom run "goal"` is one agent
-                               * loop, as --no-plan; plan: the goal is planned first */
+    bool planner_agent;       /* planner.mode: agent — `venom run "goal"` is one agent loop, as
+                               * --no-plan; plan (the default): the goal is planned first */
     double planner_threshold; /* planner.threshold: confidence below which it asks; < 0 = unset (0.5) */
     unsigned planner_repairs; /* planner.repairs: corrected plans asked for; default 2 */
 } config;
