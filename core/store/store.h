@@ -190,4 +190,15 @@ int store_route_spent(store *s, const char *day, const char *agent, double *out,
 int store_route_feedback(store *s, const char *run_id, bool good, const char *const *models,
                          const char *const *kinds, size_t n, char **err) __attribute__((warn_unused_result));
 
+/*
+ * Agents (core/orchestrate's auction): per (agent, task kind) a Beta
+ * posterior of an agent step's success, alpha = 1 + successes and
+ * beta = 1 + failures; a pair never seen reads as 1, 1.
+ */
+int store_agent_get(store *s, const char *agent, const char *kind, double *alpha, double *beta, char **err)
+    __attribute__((warn_unused_result));
+/* Add one step's outcome. */
+int store_agent_outcome(store *s, const char *agent, const char *kind, bool success, char **err)
+    __attribute__((warn_unused_result));
+
 #endif
