@@ -428,8 +428,11 @@ static int parse_needs(plan_step *s, problems *pr, json_t *v, const char *ptr)
         if (!ok) {
             char at[160];
             snprintf(at, sizeof at, json_is_array(v) ? "%s/%zu" : "%s", ptr, k);
-            problem(pr, at, "needs: '%s' is not a skill name; write \"pack\" or \"pack.skill\" (venom skill list)",
-                    t ? t : jsonx_kind(e));
+            if (t)
+                problem(pr, at, "needs: '%s' is not a skill name; write \"pack\" or \"pack.skill\" (venom skill "
+                        "list)", t);
+            else
+                problem(pr, at, "needs: expected a skill name (\"pack\" or \"pack.skill\"), got %s", jsonx_kind(e));
             continue;
         }
         if (!(s->needs[s->n_needs] = mem_strndup(t, len)))

@@ -905,7 +905,7 @@ static void test_bad_files(void **state)
     err = open_err(&rc);
     assert_int_equal(rc, -EPROTO);
     char want[512];
-    snprintf(want, sizeof want, "%s has schema version 7, this venom knows up to 4; upgrade venom", dbpath);
+    snprintf(want, sizeof want, "%s has schema version 7, this venom knows up to 5; upgrade venom", dbpath);
     assert_string_equal(err, want);
     mem_free(err);
 
