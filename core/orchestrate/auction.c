@@ -44,7 +44,8 @@ static double kind_fit(const plan_step *s, const json_t *def)
     return 0;
 }
 
-/* The cheapest estimate among the catalog models the agent may use. */
+/* The cheapest estimate among the catalog models the agent may use; 0
+ * without a catalog; -1 when its model: names none of the catalog. */
 static double agent_cost(const route_catalog *cat, const json_t *def, uint64_t in, uint64_t out)
 {
     const char *pref = json_string_value(json_object_get(def, "model"));
@@ -56,7 +57,7 @@ static double agent_cost(const route_catalog *cat, const json_t *def, uint64_t i
         if (best < 0 || c < best)
             best = c;
     }
-    return best > 0 ? best : 0;
+    return best >= 0 || !cat || !cat->n ? (best > 0 ? best : 0) : -1;
 }
 
 static int bid_cmp(const void *a, const void *b)
@@ -98,14 +99,23 @@ int auction_run(store *st, const route_catalog *cat, const json_t *agents, const
             }
             continue;
         }
+        double cost = agent_cost(cat, def, in, AUCTION_OUTPUT_TOKENS);
+        if (cost < 0) { /* routed, it could not run */
+            if (why.len < 600 && buf_printf(&why, "%s%s: its model %s is in no catalog entry", why.len ? "; " : "",
+                                            name, json_string_value(json_object_get(def, "model"))) < 0) {
+                rc = err_set(err, -ENOMEM, "out of memory");
+                goto fail;
+            }
+            continue;
+        }
         auction_bid *x = &b[k++];
         x->agent = name;
+        x->cost = cost;
         x->alpha = x->beta = 1;
         if (st && (rc = store_agent_get(st, name, task, &x->alpha, &x->beta, err)) < 0)
             goto fail;
         x->match = (skill_fit(s, def) + kind_fit(s, def)) / 2;
         x->success_rate = x->alpha / (x->alpha + x->beta);
-        x->cost = agent_cost(cat, def, in, AUCTION_OUTPUT_TOKENS);
         if (x->cost > max_cost)
             max_cost = x->cost;
     }

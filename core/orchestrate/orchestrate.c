@@ -569,11 +569,15 @@ int orchestrate_run(registry *reg, store *st, const plan *p, const orch_opts *o,
         }
         bool pause = !strcmp(req, "pause"), resume = !strcmp(req, "resume");
         if ((pause && !r.paused) || (resume && r.paused)) {
-            r.paused = pause;
-            pthread_cond_broadcast(&r.work);
+            /* paused before run.paused, resumed after run.resumed: no step.started falls between */
+            if (pause)
+                r.paused = true;
             pthread_mutex_unlock(&r.m);
             emit(&r, pause ? "run.paused" : "run.resumed", json_pack("{s:s}", "by", "venom runs"));
             pthread_mutex_lock(&r.m);
+            if (resume)
+                r.paused = false;
+            pthread_cond_broadcast(&r.work);
         }
     }
     r.stopping = true;

@@ -87,6 +87,8 @@ int orchestrate_run(struct registry *r, struct store *s, const struct plan *p, c
  *                the cheapest catalog model the agent may use (its model:,
  *                else any); unpriced or no catalog: 0. Normalised by the
  *                highest cost among the bids (all 0: the term is W_COST).
+ *                With a catalog, an agent whose model: names none of it
+ *                does not bid (it could not run).
  *
  * The highest score wins; equal scores go to the name that sorts first.
  * Deterministic: same agents, statistics and catalog, same outcome.
