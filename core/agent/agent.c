@@ -538,7 +538,33 @@ static bool route_decide(run *r, size_t est, finish *f)
                        .latency_weight = -1};
     json_t *ev = NULL;
     char *err = NULL;
-    if (router_decide(r->o->router, r->o->kind, &need, &r->rs, &ev, &err) < 0) {
+    bool *allow = NULL;
+    if (r->o->model) {
+        /* the agent's model: only the catalog models it names */
+        const route_catalog *cat = router_catalog(r->o->router);
+        size_t n_ok = 0;
+        if (!(allow = mem_calloc(cat->n ? cat->n : 1, sizeof *allow))) {
+            set_finish(f, AGENT_FAILED, mem_strdup("out of memory"));
+            return false;
+        }
+        for (size_t i = 0; i < cat->n; i++) {
+            allow[i] = route_model_matches(&cat->m[i], r->o->model);
+            n_ok += allow[i];
+        }
+        if (!n_ok) {
+            mem_free(allow);
+            set_finish(f, AGENT_FAILED, mem_printf("agent %s: model '%s' names no model of the catalog (config "
+                                                   "models:); fix agents.%s.model or add the model to models:",
+                                                   r->o->agent ? r->o->agent : ROUTE_DEFAULT_AGENT, r->o->model,
+                                                   r->o->agent ? r->o->agent : "NAME"));
+            return false;
+        }
+        need.allow = allow;
+    }
+    int drc = router_decide(r->o->router, r->o->kind, &need, &r->rs, &ev, &err);
+    r->rs.need.allow = NULL; /* only the decision reads it */
+    mem_free(allow);
+    if (drc < 0) {
         set_finish(f, AGENT_FAILED, mem_printf("routing: %s", err ? err : "failed"));
         mem_free(err);
         return false;

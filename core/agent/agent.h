@@ -57,6 +57,8 @@ typedef struct agent_opts {
                                   * agent_run, the model of the step (docs/routing.md); NULL = none */
     const char *kind;            /* task kind of the step for routing; NULL = "agent" */
     const char *agent;           /* the agent, for its budget and spend; NULL = "default" */
+    const char *model;           /* the agent's model preference (config agents.NAME.model): routing picks
+                                  * only among the catalog models it names (route_model_matches); NULL = any */
 } agent_opts;
 
 typedef struct agent_sink {

@@ -20,6 +20,7 @@
 #include "orchestrate/orchestrate.h"
 #include "plan/plan.h"
 #include "plugin/registry.h"
+#include "route/route.h"
 #include "security/vault.h"
 #include "store/store.h"
 #include "util/err.h"
@@ -36,7 +37,7 @@ static void on_signal(int sig)
 
 static const char usage[] =
     "usage: venom run -f PLAN.yaml [--set NAME=VALUE]... [--parallel N] [--workdir DIR] [--timeout SECONDS]\n"
-    "                 [--provider NAME] [--model ID] [--json] [-v]";
+    "                 [--provider NAME] [--model ID] [--route-seed N] [--day-budget X] [--json] [-v]";
 
 typedef struct pout {
     cli *c;
@@ -109,13 +110,16 @@ int cmd_run_plan(cli *c, int argc, char **argv)
     plan *p = NULL;
     store *st = NULL;
     provider *prov = NULL;
+    router *rt = NULL;
+    router_opts ropts = {0};
+    bool pinned = false; /* --provider/--model: agent steps are not routed */
     char *err = NULL, *dbpath = NULL, *abswd = NULL, *goal = NULL;
     orch_outcome res = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         bool needs = !strcmp(a, "-f") || !strcmp(a, "--file") || !strcmp(a, "--set") || !strcmp(a, "--parallel") ||
                      !strcmp(a, "--workdir") || !strcmp(a, "--timeout") || !strcmp(a, "--provider") ||
-                     !strcmp(a, "--model");
+                     !strcmp(a, "--model") || !strcmp(a, "--route-seed") || !strcmp(a, "--day-budget");
         if (needs && !v) {
             cli_error(c, "run: %s needs a value\n%s", a, usage);
             goto out;
@@ -156,8 +160,27 @@ int cmd_run_plan(cli *c, int argc, char **argv)
             workdir = v;
         } else if (!strcmp(a, "--provider")) {
             provider_name = v;
+            pinned = true;
         } else if (!strcmp(a, "--model")) {
             model = v;
+            pinned = true;
+        } else if (!strcmp(a, "--day-budget")) {
+            char *end;
+            ropts.day_budget = strtod(v, &end);
+            if (end == v || *end || !(ropts.day_budget >= 0)) {
+                cli_error(c, "run: --day-budget '%s': expected an amount >= 0 (0 = the config's budget.day)", v);
+                goto out;
+            }
+        } else if (!strcmp(a, "--route-seed")) {
+            char *end;
+            errno = 0;
+            unsigned long long sd = strtoull(v, &end, 10);
+            if (errno || end == v || *end || v[0] == '-' || sd > (1ULL << 53) - 1) {
+                cli_error(c, "run: --route-seed '%s': expected a whole number from 0 to 9007199254740991", v);
+                goto out;
+            }
+            ropts.seed = sd;
+            ropts.seeded = true;
         } else if (!strcmp(a, "--json")) {
             json = true;
         } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
@@ -198,7 +221,9 @@ int cmd_run_plan(cli *c, int argc, char **argv)
     bool agents = false;
     for (size_t i = 0; i < p->n; i++)
         agents |= p->steps[i].kind == PLAN_AGENT;
-    if (agents) {
+    /* a catalog (config models:) routes agent steps unless --provider/--model pin them */
+    bool routed = agents && !pinned && c->cfg->models && json_array_size(c->cfg->models) > 0;
+    if (agents && !routed) {
         mem_free(err);
         err = NULL;
         int prc = provider_open(c->cfg, provider_name, model, &prov, &err);
@@ -222,6 +247,12 @@ int cmd_run_plan(cli *c, int argc, char **argv)
         rc = CLI_EXIT_FAILED;
         goto out;
     }
+    if (agents && (routed || c->cfg->budget_day > 0 || ropts.day_budget > 0 || c->cfg->budget_agents) &&
+        router_new(c->cfg, st, &ropts, &rt, &err) < 0) {
+        cli_error(c, "run: %s", err ? err : "cannot set up routing");
+        rc = CLI_EXIT_FAILED;
+        goto out;
+    }
     vault_broker_log(c->broker, st);
     pout po = {.c = c, .json = json, .verbose = verbose};
     pthread_mutex_init(&po.lock, NULL);
@@ -233,7 +264,8 @@ int cmd_run_plan(cli *c, int argc, char **argv)
                     .cancel = &g_cancel,
                     .timeout_ms = (unsigned)(timeout_s * 1000),
                     .prov = prov,
-                    .agents = c->cfg->agents};
+                    .agents = c->cfg->agents,
+                    .router = rt};
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
@@ -256,6 +288,7 @@ out:
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     orch_outcome_clear(&res);
+    router_free(rt);
     store_close(st);
     provider_close(prov);
     plan_free(p);

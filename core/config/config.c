@@ -255,7 +255,7 @@ static int apply_planner(config *c, const doc *d, json_t *v, char **err)
 /* agents: {NAME: {role, skills: [...], model, budget}} (docs/plan.md) */
 static int apply_agents(config *c, const doc *d, json_t *v, char **err)
 {
-    static const char *const keys[] = {"budget", "model", "role", "skills"};
+    static const char *const keys[] = {"budget", "kinds", "model", "role", "skills"};
     if (!json_is_object(v))
         return type_error(d, "agents", "a mapping of agent names to {role, skills, model, budget}", err);
     const char *name, *key;
@@ -274,10 +274,10 @@ static int apply_agents(config *c, const doc *d, json_t *v, char **err)
                 ok = json_is_string(e);
             } else if (!strcmp(key, "budget")) {
                 ok = json_is_number(e) && json_number_value(e) >= 0;
-            } else if (!strcmp(key, "skills")) {
+            } else if (!strcmp(key, "skills") || !strcmp(key, "kinds")) {
                 ok = json_is_array(e);
                 for (size_t i = 0; ok && i < json_array_size(e); i++)
-                    ok = json_is_string(json_array_get(e, i));
+                    ok = json_is_string(json_array_get(e, i)) && *json_string_value(json_array_get(e, i));
             } else {
                 char sect[300];
                 snprintf(sect, sizeof sect, "agents/%s", name);
@@ -286,6 +286,7 @@ static int apply_agents(config *c, const doc *d, json_t *v, char **err)
             if (!ok)
                 return at_error(d, ptr, what,
                                 !strcmp(key, "skills") ? "a list of skills (\"pack\", \"pack.skill\" or \"pack.*\")"
+                                : !strcmp(key, "kinds") ? "a list of task kinds (e.g. [summarise, code])"
                                 : !strcmp(key, "budget") ? "a number >= 0 (money per step; 0 = no limit)"
                                                          : "a string", err);
         }

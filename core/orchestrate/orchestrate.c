@@ -9,6 +9,7 @@
 #include "orchestrate/orchestrate.h"
 #include "plan/plan.h"
 #include "plugin/registry.h"
+#include "route/route.h"
 #include "store/store.h"
 #include "util/err.h"
 
@@ -25,6 +26,7 @@ typedef struct ostep {
     atomic_int cancel;    /* 1 interrupt, 2 timeout of this attempt */
     int64_t deadline;     /* monotonic ms of this attempt's timeout; 0 none (under m) */
     int code;             /* registry code of the last failure */
+    const char *agent;    /* agent step: the agent that runs it (named, or the auction's winner) */
 } ostep;
 
 typedef struct orun {
@@ -196,7 +198,8 @@ static void run_skill(orun *r, size_t i, const json_t *args, attempt *a)
 static void run_agent(orun *r, size_t i, const char *instruction, attempt *a)
 {
     const plan_step *ps = &r->p->steps[i];
-    const json_t *def = json_object_get(r->o->agents, ps->agent);
+    const char *name = r->s[i].agent;
+    const json_t *def = json_object_get(r->o->agents, name);
     const json_t *jsk = json_object_get(def, "skills");
     size_t n_sk = json_array_size(jsk);
     const char **sk = n_sk ? mem_calloc(n_sk, sizeof *sk) : NULL;
@@ -207,6 +210,8 @@ static void run_agent(orun *r, size_t i, const char *instruction, attempt *a)
     for (size_t k = 0; k < n_sk; k++)
         sk[k] = json_string_value(json_array_get(jsk, k));
     json_t *budget = json_object_get(def, "budget");
+    /* with a catalog the router picks the step's model; else the provider */
+    bool routed = router_routes(r->o->router);
     agent_opts ao = {.goal = instruction,
                      .system = json_string_value(json_object_get(def, "role")),
                      .workdir = r->o->workdir,
@@ -215,15 +220,19 @@ static void run_agent(orun *r, size_t i, const char *instruction, attempt *a)
                      .max_cost = json_is_number(budget) ? json_number_value(budget) : 0,
                      .cancel = &r->s[i].cancel,
                      .run_id = r->id,
-                     .step_tag = ps->id};
+                     .step_tag = ps->id,
+                     .router = r->o->router,
+                     .kind = plan_step_task(ps),
+                     .agent = name,
+                     .model = routed ? json_string_value(json_object_get(def, "model")) : NULL};
     agent_outcome out = {0};
-    if (!r->o->prov) {
+    if (!r->o->prov && !routed) {
         a->error = mem_strdup("no provider for agent steps");
-    } else if (agent_run(r->reg, r->o->prov, r->st, &ao, r->sink, &out, &a->error) == 0) {
+    } else if (agent_run(r->reg, routed ? NULL : r->o->prov, r->st, &ao, r->sink, &out, &a->error) == 0) {
         if (out.status == AGENT_DONE) {
             a->result = json_string(out.answer ? out.answer : "");
         } else {
-            a->error = mem_printf("agent %s %s: %s", ps->agent, agent_status_name(out.status),
+            a->error = mem_printf("agent %s %s: %s", name, agent_status_name(out.status),
                                   out.reason ? out.reason : agent_status_name(out.status));
             a->retryable = out.status == AGENT_FAILED || out.status == AGENT_PROVIDER || out.status == AGENT_LIMIT;
             if (out.status == AGENT_SANDBOX)
@@ -234,6 +243,29 @@ static void run_agent(orun *r, size_t i, const char *instruction, attempt *a)
     }
     agent_outcome_clear(&out);
     mem_free(sk);
+}
+
+/* An auctioned step: every eligible agent bids (auction.bid, best first),
+ * the best wins (auction.won). Sets r->s[i].agent; false with *error when
+ * no agent can take it or the statistics cannot be read. */
+static bool auction(orun *r, size_t i, char **error)
+{
+    const plan_step *ps = &r->p->steps[i];
+    auction_bid *b = NULL;
+    size_t n = 0;
+    const route_catalog *cat = r->o->router ? router_catalog(r->o->router) : NULL;
+    if (auction_run(r->st, cat, r->o->agents, ps, NULL, &b, &n, error) < 0)
+        return false;
+    for (size_t k = 0; k < n; k++)
+        emit(r, "auction.bid", json_pack("{s:s, s:s, s:s, s:f, s:f, s:f, s:f, s:i}", "step", ps->id, "kind",
+                                         plan_step_task(ps), "agent", b[k].agent, "score", b[k].score, "match",
+                                         b[k].match, "success_rate", b[k].success_rate, "cost", b[k].cost, "rank",
+                                         (int)k + 1));
+    emit(r, "auction.won", json_pack("{s:s, s:s, s:s, s:f, s:i}", "step", ps->id, "kind", plan_step_task(ps), "agent",
+                                     b[0].agent, "score", b[0].score, "bids", (int)n));
+    r->s[i].agent = b[0].agent;
+    mem_free(b);
+    return true;
 }
 
 /* Sleep ms unless the run stops; false when it stopped. */
@@ -269,14 +301,19 @@ static int run_step(orun *r, size_t i, unsigned *seed)
     }
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    attempt a = {0};
+    if (ps->kind == PLAN_AGENT) {
+        r->s[i].agent = ps->agent;
+        if (!ps->agent && !auction(r, i, &a.error))
+            r->s[i].agent = "";
+    }
     json_t *ev = json_pack("{s:s, s:s, s:s}", "step", ps->id, "kind", ps->kind == PLAN_SKILL ? "skill" : "agent",
-                           ps->kind == PLAN_SKILL ? "skill" : "agent", ps->kind == PLAN_SKILL ? ps->skill : ps->agent);
+                           ps->kind == PLAN_SKILL ? "skill" : "agent", ps->kind == PLAN_SKILL ? ps->skill : r->s[i].agent);
     emit(r, "step.started", ev);
     json_t *input = NULL;
-    attempt a = {0};
     unsigned attempts = 0;
     json_t *src = ps->kind == PLAN_SKILL ? json_incref(ps->args) : json_string(ps->instruction);
-    int rc = plan_resolve(r->p, src, result_of, r, &input, &a.error);
+    int rc = a.error ? -ENOENT : plan_resolve(r->p, src, result_of, r, &input, &a.error);
     json_decref(src);
     if (rc == 0) {
         for (;;) {
@@ -334,6 +371,15 @@ static int run_step(orun *r, size_t i, unsigned *seed)
         json_object_set_new(fin, "error", json_string(a.error));
     else
         json_object_set(fin, "result", a.result);
+    if (ps->kind == PLAN_AGENT && r->s[i].agent && *r->s[i].agent && attempts &&
+        atomic_load(&r->s[i].cancel) != CANCEL_USER) {
+        /* the agent's record on this kind of step (the next auctions read it) */
+        char *serr = NULL;
+        if (store_agent_outcome(r->st, r->s[i].agent, plan_step_task(ps), a.error == NULL, &serr) < 0 && fin)
+            json_object_set_new(fin, "note", json_sprintf("agent statistics not recorded: %s",
+                                                          serr ? serr : "store error"));
+        mem_free(serr);
+    }
     emit(r, "step.finished", fin);
     if (a.code == REGISTRY_E_SANDBOX) {
         pthread_mutex_lock(&r->m);
@@ -526,11 +572,15 @@ int orchestrate_run(registry *reg, store *st, const plan *p, const orch_opts *o,
         }
         bool pause = !strcmp(req, "pause"), resume = !strcmp(req, "resume");
         if ((pause && !r.paused) || (resume && r.paused)) {
-            r.paused = pause;
-            pthread_cond_broadcast(&r.work);
+            /* paused before run.paused, resumed after run.resumed: no step.started falls between */
+            if (pause)
+                r.paused = true;
             pthread_mutex_unlock(&r.m);
             emit(&r, pause ? "run.paused" : "run.resumed", json_pack("{s:s}", "by", "venom runs"));
             pthread_mutex_lock(&r.m);
+            if (resume)
+                r.paused = false;
+            pthread_cond_broadcast(&r.work);
         }
     }
     r.stopping = true;

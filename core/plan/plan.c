@@ -13,8 +13,8 @@
 #define PTR_MAX 512
 
 static const char *const top_keys[] = {"description", "name", "steps", "vars", "version"};
-static const char *const step_keys[] = {"agent", "args", "depends_on", "description", "id", "instruction",
-                                        "retries", "skill", "timeout", "when"};
+static const char *const step_keys[] = {"agent", "args",    "depends_on", "description", "id",  "instruction",
+                                        "kind",  "needs",   "retries",    "skill",       "timeout", "when"};
 
 /* ------------------------------------------------------------ problems */
 
@@ -404,6 +404,44 @@ static bool in_list(const char *k, const char *const *l, size_t n)
     return false;
 }
 
+/* needs: a skill name or a list of them ("pack", "pack.*", "pack.skill"). */
+static int parse_needs(plan_step *s, problems *pr, json_t *v, const char *ptr)
+{
+    if (!v)
+        return 0;
+    size_t n = json_is_array(v) ? json_array_size(v) : 1;
+    if ((!json_is_array(v) && !json_is_string(v)) || n > 64) {
+        problem(pr, ptr, "needs must be a skill (\"pack\" or \"pack.skill\") or a list of at most 64 of them");
+        return 0;
+    }
+    if (!(s->needs = mem_calloc(n ? n : 1, sizeof *s->needs)))
+        return -ENOMEM;
+    for (size_t k = 0; k < n; k++) {
+        json_t *e = json_is_array(v) ? json_array_get(v, k) : v;
+        const char *t = json_string_value(e);
+        size_t len = t ? strlen(t) : 0;
+        if (len > 2 && !strcmp(t + len - 2, ".*"))
+            len -= 2;
+        bool ok = len > 0 && len < 200 && t[0] != '.' && t[len - 1] != '.';
+        for (size_t c = 0; ok && c < len; c++)
+            ok = id_char(t[c]) || t[c] == '.';
+        if (!ok) {
+            char at[160];
+            snprintf(at, sizeof at, json_is_array(v) ? "%s/%zu" : "%s", ptr, k);
+            if (t)
+                problem(pr, at, "needs: '%s' is not a skill name; write \"pack\" or \"pack.skill\" (venom skill "
+                        "list)", t);
+            else
+                problem(pr, at, "needs: expected a skill name (\"pack\" or \"pack.skill\"), got %s", jsonx_kind(e));
+            continue;
+        }
+        if (!(s->needs[s->n_needs] = mem_strndup(t, len)))
+            return -ENOMEM;
+        s->n_needs++;
+    }
+    return 0;
+}
+
 static int parse_step(plan *p, problems *pr, varctx *vc, json_t *js, size_t i)
 {
     char base[64], ptr[128];
@@ -436,7 +474,7 @@ static int parse_step(plan *p, problems *pr, varctx *vc, json_t *js, size_t i)
     json_t *skill = json_object_get(js, "skill"), *agent = json_object_get(js, "agent");
     if (skill && agent) {
         problem(pr, AT("agent"), "step '%s' has both skill and agent; keep one", label);
-    } else if (!skill && !agent) {
+    } else if (!skill && !agent && !json_object_get(js, "instruction")) {
         problem(pr, base, "step '%s' has neither skill nor agent; add skill: PACK.SKILL (with args) or agent: NAME "
                 "(with instruction)", label);
     } else if (skill) {
@@ -455,11 +493,23 @@ static int parse_step(plan *p, problems *pr, varctx *vc, json_t *js, size_t i)
         }
         if (json_object_get(js, "instruction"))
             problem(pr, AT("instruction"), "instruction belongs to agent steps; a skill step takes args");
+        if (json_object_get(js, "needs") || json_object_get(js, "kind"))
+            problem(pr, AT(json_object_get(js, "needs") ? "needs" : "kind"),
+                    "needs and kind belong to agent steps (instruction); a skill step names its skill");
     } else {
         s->kind = PLAN_AGENT;
-        if (!json_is_string(agent) || !*json_string_value(agent))
-            problem(pr, AT("agent"), "agent must be the name of an agent of config.yaml's agents:");
-        else if (!(s->agent = mem_strdup(json_string_value(agent))))
+        if (agent && (!json_is_string(agent) || !*json_string_value(agent)))
+            problem(pr, AT("agent"), "agent must be the name of an agent of config.yaml's agents:, or auto (an "
+                    "auction picks one)");
+        else if (agent && strcmp(json_string_value(agent), "auto") &&
+                 !(s->agent = mem_strdup(json_string_value(agent))))
+            return -ENOMEM;
+        if (parse_needs(s, pr, json_object_get(js, "needs"), AT("needs")) < 0)
+            return -ENOMEM;
+        json_t *kd = json_object_get(js, "kind");
+        if (kd && (!json_is_string(kd) || !valid_id(json_string_value(kd))))
+            problem(pr, AT("kind"), "kind must be a task kind: 1 to 64 letters, digits, _ and - (e.g. summarise)");
+        else if (kd && !(s->task = mem_strdup(json_string_value(kd))))
             return -ENOMEM;
         json_t *ins = json_object_get(js, "instruction");
         if (!json_is_string(ins) || !*json_string_value(ins)) {
@@ -670,6 +720,10 @@ void plan_free(plan *p)
         json_decref(s->args);
         mem_free(s->agent);
         mem_free(s->instruction);
+        mem_free(s->task);
+        for (size_t k = 0; k < s->n_needs; k++)
+            mem_free(s->needs[k]);
+        mem_free(s->needs);
         mem_free(s->deps);
         mem_free(s->when);
     }
@@ -994,6 +1048,150 @@ out:
     return rc;
 }
 
+/* ------------------------------------------------------------ agents */
+
+const char *plan_step_task(const plan_step *s) { return s && s->task ? s->task : PLAN_DEFAULT_TASK; }
+
+bool plan_skill_covers(const char *allow, const char *need)
+{
+    if (!allow || !need)
+        return false;
+    size_t la = strlen(allow), ln = strlen(need);
+    if (la > 2 && !strcmp(allow + la - 2, ".*"))
+        la -= 2;
+    if (ln > 2 && !strcmp(need + ln - 2, ".*"))
+        ln -= 2;
+    if (la == ln && !strncmp(allow, need, la))
+        return true;
+    /* a whole pack allows each of its skills */
+    return !memchr(allow, '.', la) && ln > la && need[la] == '.' && !strncmp(allow, need, la);
+}
+
+static void why_add(char *why, size_t n, bool *first, const char *head, const char *item)
+{
+    size_t at = strlen(why);
+    if (at < n)
+        snprintf(why + at, n - at, "%s%s", *first ? head : ", ", item);
+    *first = false;
+}
+
+bool plan_agent_eligible(const plan_step *s, const json_t *def, char *why, size_t why_len)
+{
+    char tmp[1];
+    if (!why || !why_len)
+        why = tmp, why_len = sizeof tmp;
+    why[0] = '\0';
+    if (!s || !json_is_object(def))
+        return false;
+    const json_t *skills = json_object_get(def, "skills");
+    bool ok = true, first = true;
+    for (size_t k = 0; k < s->n_needs; k++) {
+        bool cov = !skills;
+        for (size_t j = 0; !cov && j < json_array_size(skills); j++)
+            cov = plan_skill_covers(json_string_value(json_array_get(skills, j)), s->needs[k]);
+        if (!cov) {
+            why_add(why, why_len, &first, "lacks ", s->needs[k]);
+            ok = false;
+        }
+    }
+    const json_t *kinds = json_object_get(def, "kinds");
+    if (s->task && json_array_size(kinds)) {
+        bool has = false;
+        for (size_t j = 0; !has && j < json_array_size(kinds); j++)
+            has = json_is_string(json_array_get(kinds, j)) &&
+                  !strcmp(json_string_value(json_array_get(kinds, j)), s->task);
+        if (!has) {
+            size_t at = strlen(why);
+            if (at < why_len)
+                snprintf(why + at, why_len - at, "%stakes kinds ", ok ? "" : "; ");
+            bool f2 = true;
+            for (size_t j = 0; j < json_array_size(kinds); j++)
+                why_add(why, why_len, &f2, "", json_string_value(json_array_get(kinds, j)));
+            at = strlen(why);
+            if (at < why_len)
+                snprintf(why + at, why_len - at, " only");
+            ok = false;
+        }
+    }
+    return ok;
+}
+
+/* Whether a `needs:` entry names a skill ("pack.skill") or a pack of r. */
+static bool need_exists(const registry *r, const char *need)
+{
+    if (strchr(need, '.'))
+        return registry_find(r, need) != NULL;
+    size_t n = strlen(need);
+    for (size_t i = 0; i < registry_skill_count(r); i++) {
+        const char *name = reg_skill_name(registry_skill_at(r, i));
+        if (!strncmp(name, need, n) && name[n] == '.')
+            return true;
+    }
+    return false;
+}
+
+/* An agent step: its needs exist; its agent exists and can take it, or
+ * (auction) some agent can. */
+static void check_agent(problems *pr, const plan_step *s, const char *base, const registry *r, const json_t *agents)
+{
+    char ptr[128];
+    for (size_t k = 0; r && k < s->n_needs; k++)
+        if (!need_exists(r, s->needs[k])) {
+            const char *best[1];
+            size_t nb = registry_suggest(r, s->needs[k], best, 1);
+            snprintf(ptr, sizeof ptr, "%s/needs", base);
+            problem(pr, ptr, "step '%s': needs '%s', which is no installed skill or pack%s%s%s; see venom skill list",
+                    s->id, s->needs[k], nb ? " (did you mean '" : "", nb ? best[0] : "", nb ? "'?)" : "");
+        }
+    const char *names[64];
+    size_t nn = 0;
+    const char *k;
+    json_t *v;
+    char list[300] = "";
+    json_object_foreach((json_t *)agents, k, v) {
+        if (nn < 64)
+            names[nn++] = k;
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", nn > 1 ? ", " : "", k);
+    }
+    char why[400];
+    if (s->agent) {
+        const json_t *def = json_object_get(agents, s->agent);
+        snprintf(ptr, sizeof ptr, "%s/agent", base);
+        if (!def && !strcmp(s->agent, "default"))
+            return; /* the agent loop with the run's provider and skills, always there (planner.c) */
+        if (!def) {
+            const char *best[1];
+            size_t nb = suggest_closest(s->agent, names, nn, best, 1);
+            problem(pr, ptr, "step '%s': unknown agent '%s'%s%s%s; %s%s", s->id, s->agent, nb ? " (did you mean '" : "",
+                    nb ? best[0] : "", nb ? "'?)" : "",
+                    nn ? "the agents are: " : "define it in config.yaml under agents: (docs/plan.md)", nn ? list : "");
+        } else if (!plan_agent_eligible(s, def, why, sizeof why)) {
+            problem(pr, ptr, "step '%s': agent '%s' cannot take it: it %s; add that to agents.%s in config.yaml, or "
+                    "write agent: auto to let an auction pick an agent that can", s->id, s->agent, why, s->agent);
+        }
+        return;
+    }
+    /* the auction: at least one eligible agent, else say what each lacks */
+    buf b = {0};
+    size_t n_ok = 0;
+    json_object_foreach((json_t *)agents, k, v) {
+        if (plan_agent_eligible(s, v, why, sizeof why))
+            n_ok++;
+        else if (b.len < 600)
+            pr->oom |= buf_printf(&b, "%s%s %s", b.len ? "; " : "", k, why) != 0;
+    }
+    if (!n_ok) {
+        snprintf(ptr, sizeof ptr, "%s", base);
+        if (!nn)
+            problem(pr, ptr, "step '%s' has no agent and no agents are defined to bid for it; define one in "
+                    "config.yaml under agents: (docs/plan.md)", s->id);
+        else
+            problem(pr, ptr, "step '%s': no agent can take it (%s); give one of them the skills%s in config.yaml "
+                    "agents:, or change the step's needs", s->id, buf_str(&b), s->task ? " (and kinds)" : "");
+    }
+    buf_release(&b);
+}
+
 int plan_check(plan *p, registry *r, const json_t *agents, char **err)
 {
     if (!p)
@@ -1085,27 +1283,8 @@ int plan_check(plan *p, registry *r, const json_t *agents, char **err)
                 check_args(&c, s, base);
             }
         }
-        if (s->kind == PLAN_AGENT && s->agent) {
-            /* "default": the agent loop with the run's provider and skills, always there */
-            if (strcmp(s->agent, "default") && !json_object_get(agents, s->agent)) {
-                const char *names[64], *best[1];
-                size_t nn = 0;
-                const char *k;
-                json_t *v;
-                char list[300] = "";
-                json_object_foreach((json_t *)agents, k, v) {
-                    if (nn < 64)
-                        names[nn++] = k;
-                    snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", nn > 1 ? ", " : "", k);
-                }
-                size_t nb = suggest_closest(s->agent, names, nn, best, 1);
-                snprintf(ptr, sizeof ptr, "%s/agent", base);
-                problem(&pr, ptr, "step '%s': unknown agent '%s'%s%s%s; %s%s%s", s->id, s->agent,
-                        nb ? " (did you mean '" : "", nb ? best[0] : "", nb ? "'?)" : "",
-                        nn ? "the agents are: " : "define it in config.yaml under agents: (docs/plan.md)",
-                        nn ? list : "", "");
-            }
-        }
+        if (s->kind == PLAN_AGENT)
+            check_agent(&pr, s, base, r, agents);
     }
     int rc = 0;
     if (pr.n == 0 && !pr.oom && (rc = order_steps(p, &pr)) < 0)
@@ -1136,8 +1315,16 @@ json_t *plan_to_json(const plan *p)
             json_object_set_new(js, "skill", json_string(s->skill ? s->skill : ""));
             json_object_set(js, "args", s->args ? s->args : json_object());
         } else {
-            json_object_set_new(js, "agent", json_string(s->agent ? s->agent : ""));
+            json_object_set_new(js, "agent", json_string(s->agent ? s->agent : "auto"));
             json_object_set_new(js, "instruction", json_string(s->instruction ? s->instruction : ""));
+            if (s->task)
+                json_object_set_new(js, "kind", json_string(s->task));
+            if (s->n_needs) {
+                json_t *nd = json_array();
+                for (size_t k = 0; nd && k < s->n_needs; k++)
+                    json_array_append_new(nd, json_string(s->needs[k]));
+                json_object_set_new(js, "needs", nd);
+            }
         }
         if (s->n_deps) {
             json_t *d = json_array();

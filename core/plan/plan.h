@@ -40,8 +40,14 @@ typedef struct plan_step {
     char *skill;                  /* PLAN_SKILL: "pack.skill" */
     const struct reg_skill *rs;   /* resolved by plan_check (NULL before, or without a registry) */
     json_t *args;                 /* PLAN_SKILL: an object, vars filled in, may hold ${steps…} */
-    char *agent;                  /* PLAN_AGENT: a name in the config's agents */
+    char *agent;                  /* PLAN_AGENT: a name in the config's agents; NULL = auction (`agent: auto`
+                                   * or no agent key) */
     char *instruction;            /* PLAN_AGENT: the goal given to the agent (may hold references) */
+    char *task;                   /* PLAN_AGENT: `kind:`, the task kind (routing, agent statistics, an
+                                   * agent's kinds); NULL = not given ("agent") */
+    char **needs;                 /* PLAN_AGENT: `needs:`, skills the agent must be allowed ("pack",
+                                   * "pack.skill"; "pack.*" is stored as "pack") */
+    size_t n_needs;
     size_t *deps;                 /* indices into plan.steps: depends_on plus the referenced steps */
     size_t n_deps;
     unsigned retries;             /* extra attempts after a failure; default 0, at most 10 */
@@ -85,8 +91,10 @@ int plan_load(const char *path, const plan_var *vars, size_t n_vars, plan **out,
  * parses, every skill exists in r (closest names suggested) and its
  * arguments pass the skill's schema (those free of references fully; those
  * with references key by key), every agent step names an agent of `agents`
- * (the config's agents object, may be NULL) whose skills allow nothing that
- * is not there. r may be NULL: skills are then not looked up (fuzzing).
+ * (the config's agents object, may be NULL) that can take it, or, for an
+ * auctioned step, at least one agent can (plan_agent_eligible; the message
+ * names each agent and what it lacks), and every `needs:` entry names a
+ * skill or pack of r. r may be NULL: skills are then not looked up (fuzzing).
  * Sets deps, rs and order. 0, or -EINVAL with every problem one per line,
  * -ENOMEM. Call once.
  */
@@ -94,6 +102,23 @@ int plan_check(plan *p, struct registry *r, const json_t *agents, char **err) __
 
 /* NULL is fine. */
 void plan_free(plan *p);
+
+/* The task kind of an agent step: its `kind:` or PLAN_DEFAULT_TASK. */
+#define PLAN_DEFAULT_TASK "agent"
+const char *plan_step_task(const plan_step *s);
+
+/* Whether an agent's skills allowlist entry ("pack", "pack.*" or
+ * "pack.skill") allows the needed skill or pack `need`. */
+bool plan_skill_covers(const char *allow, const char *need);
+
+/*
+ * Whether agent definition def (an object of config agents:) can take
+ * agent step s: its skills (no skills key: every skill) cover each of
+ * s->needs, and, when the step states a kind and the agent lists kinds:,
+ * the kind is among them. When not, why (if not NULL) receives what it
+ * lacks ("lacks text.count, fs" or "takes kinds code only"). Pure.
+ */
+bool plan_agent_eligible(const plan_step *s, const json_t *def, char *why, size_t why_len);
 
 /* The plan as a JSON object in the file format (vars filled in; depends_on
  * with the implied dependencies too), for events and `--plan-only`. New

@@ -17,11 +17,17 @@
 #define SEED_MASK ((UINT64_C(1) << 53) - 1) /* seeds stay exact as JSON numbers */
 
 static const char *const cap_names[] = {"tools", "json", "vision", "embeddings"};
-static const char *const drop_names[] = {"kept", "capabilities", "context", "privacy", "budget", "failed"};
+static const char *const drop_names[] = {"kept", "capabilities", "context", "privacy", "budget", "failed", "agent_model"};
 
 const char *route_drop_name(int drop)
 {
     return drop >= 0 && drop < (int)ARRAY_SIZE(drop_names) ? drop_names[drop] : "?";
+}
+
+bool route_model_matches(const route_model *m, const char *pref)
+{
+    return m && pref && ((m->id && !strcmp(m->id, pref)) || (m->model && !strcmp(m->model, pref)) ||
+                         (m->provider && !strcmp(m->provider, pref)));
 }
 
 unsigned route_cap(const char *name)
@@ -264,6 +270,8 @@ int route_choose(const route_catalog *cat, const route_posterior *post, const ro
                           .beta = (post ? post[i].beta : 1) + ROUTE_PRIOR_WEIGHT * (1 - q)};
         if (need->exclude && need->exclude[i])
             c->drop = ROUTE_DROP_FAILED;
+        else if (need->allow && !need->allow[i])
+            c->drop = ROUTE_DROP_AGENT;
         else if ((m->caps & need->caps) != need->caps)
             c->drop = ROUTE_DROP_CAPS;
         else if (m->context && need->input_tokens + need->output_tokens > m->context)

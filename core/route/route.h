@@ -73,6 +73,9 @@ size_t route_catalog_find(const route_catalog *cat, const char *id);
 double route_estimate(const route_model *m, uint64_t input_tokens, uint64_t output_tokens);
 /* Cost of a canonical usage object on m (provider_price_cost); *priced. */
 double route_cost(const route_model *m, const json_t *usage, bool *priced);
+/* Whether an agent's model preference (config agents.NAME.model) names m:
+ * its id "provider/model", its model or its provider. */
+bool route_model_matches(const route_model *m, const char *pref);
 /* "tools" → ROUTE_CAP_TOOLS…; 0 when unknown. */
 unsigned route_cap(const char *name);
 
@@ -87,6 +90,7 @@ typedef struct route_need {
     bool local_only;               /* privacy: local-only */
     double budget_left;            /* money left in the tightest budget; < 0 = no limit */
     const bool *exclude;           /* cat->n flags (failed this step) or NULL */
+    const bool *allow;             /* cat->n flags: the models the step's agent may use (its model:); NULL = all */
     double cost_weight, latency_weight; /* < 0 = the defaults */
 } route_need;
 
@@ -97,6 +101,7 @@ enum route_drop {
     ROUTE_DROP_PRIVACY, /* cloud model under privacy: local-only */
     ROUTE_DROP_BUDGET,  /* its estimated cost passes the budget left */
     ROUTE_DROP_FAILED,  /* failed earlier in this step */
+    ROUTE_DROP_AGENT,   /* not a model the step's agent may use (need->allow) */
 };
 const char *route_drop_name(int drop);
 

@@ -68,6 +68,11 @@ static const char *const migrations[] = {
     "CREATE TABLE spend(day TEXT NOT NULL, agent TEXT NOT NULL, cost REAL NOT NULL DEFAULT 0,"
     " PRIMARY KEY(day, agent));"
     "CREATE TABLE feedback(run_id TEXT PRIMARY KEY NOT NULL, verdict TEXT NOT NULL, ts TEXT NOT NULL);",
+    /* 5: agents (core/orchestrate auction): per (agent, task kind) Beta
+     * posteriors of a step's success */
+    "CREATE TABLE agent_stats(agent TEXT NOT NULL, kind TEXT NOT NULL, alpha REAL NOT NULL DEFAULT 1,"
+    " beta REAL NOT NULL DEFAULT 1, steps INTEGER NOT NULL DEFAULT 0, successes INTEGER NOT NULL DEFAULT 0,"
+    " failures INTEGER NOT NULL DEFAULT 0, updated TEXT NOT NULL, PRIMARY KEY(agent, kind));",
 };
 #define SCHEMA_VERSION ((int)ARRAY_SIZE(migrations))
 
@@ -1969,6 +1974,51 @@ int store_plan_del(store *s, const char *key, char **err)
     pthread_mutex_lock(&s->mu);
     int src = route_exec(s, "DELETE FROM plan_cache WHERE goal_key = ?1", "t", key);
     int rc = src == SQLITE_DONE ? 0 : db_fail(s, src, "cannot forget the plan", err);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+/* ---- agents (core/orchestrate auction): success per (agent, kind) ---- */
+
+int store_agent_get(store *s, const char *agent, const char *kind, double *alpha, double *beta, char **err)
+{
+    if (!s || !agent || !kind || !alpha || !beta)
+        return err_set(err, -EINVAL, "store_agent_get: missing argument");
+    *alpha = *beta = 1;
+    sqlite3_stmt *st = NULL;
+    pthread_mutex_lock(&s->mu);
+    int src = sqlite3_prepare_v2(s->db, "SELECT alpha, beta FROM agent_stats WHERE agent = ?1 AND kind = ?2", -1, &st,
+                                 NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, agent, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+        src = sqlite3_step(st);
+        if (src == SQLITE_ROW) {
+            *alpha = sqlite3_column_double(st, 0);
+            *beta = sqlite3_column_double(st, 1);
+            src = SQLITE_DONE;
+        }
+    }
+    int rc = src == SQLITE_DONE ? 0 : db_fail(s, src, "cannot read the agent statistics", err);
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int store_agent_outcome(store *s, const char *agent, const char *kind, bool success, char **err)
+{
+    if (!s || !agent || !kind)
+        return err_set(err, -EINVAL, "store_agent_outcome: missing argument");
+    char ts[96];
+    now_iso(ts, NULL);
+    pthread_mutex_lock(&s->mu);
+    int src = route_exec(s,
+                         "INSERT INTO agent_stats(agent, kind, alpha, beta, steps, successes, failures, updated)"
+                         " VALUES(?1, ?2, 1 + ?3, 1 + ?4, 1, ?3, ?4, ?5) ON CONFLICT(agent, kind) DO UPDATE SET"
+                         " alpha = alpha + ?3, beta = beta + ?4, steps = steps + 1, successes = successes + ?3,"
+                         " failures = failures + ?4, updated = ?5",
+                         "ttiit", agent, kind, (int64_t)success, (int64_t)!success, ts);
+    int rc = src == SQLITE_DONE ? 0 : db_fail(s, src, "cannot record the agent outcome", err);
     pthread_mutex_unlock(&s->mu);
     return rc;
 }

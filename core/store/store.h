@@ -211,4 +211,15 @@ int store_plan_used(store *s, const char *key, bool ok, char **err) __attribute_
 /* Forget the plan of key (0 also when there was none). */
 int store_plan_del(store *s, const char *key, char **err) __attribute__((warn_unused_result));
 
+/*
+ * Agents (core/orchestrate's auction): per (agent, task kind) a Beta
+ * posterior of an agent step's success, alpha = 1 + successes and
+ * beta = 1 + failures; a pair never seen reads as 1, 1.
+ */
+int store_agent_get(store *s, const char *agent, const char *kind, double *alpha, double *beta, char **err)
+    __attribute__((warn_unused_result));
+/* Add one step's outcome. */
+int store_agent_outcome(store *s, const char *agent, const char *kind, bool success, char **err)
+    __attribute__((warn_unused_result));
+
 #endif

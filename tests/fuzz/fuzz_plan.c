@@ -4,9 +4,11 @@
  * (every line "file:line: ...") or a plan that plan_check orders so that
  * each step comes after its dependencies; its JSON form parses again to the
  * same number of steps. Resolution and `when` of every step run against
- * empty results without crashing.
+ * empty results without crashing. Agent steps are checked against two
+ * agents; every agent step of a checked plan has a winner at auction.
  */
 #include "util/common.h"
+#include "orchestrate/orchestrate.h"
 #include "plan/plan.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -24,16 +26,19 @@ static const json_t *no_result(void *user, size_t i)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static bool installed;
+    static json_t *agents;
     if (!installed) {
         mem_install();
         installed = true;
+        agents = json_loads("{\"w\": {\"skills\": [\"text\"], \"kinds\": [\"write\"]}, \"r\": {\"skills\": "
+                            "[\"fs.read\", \"text.count\"]}}", 0, NULL);
     }
     plan *p = NULL;
     char *err = NULL;
     plan_var v = {.name = "x", .value = "1"};
     const char *name = size && (data[0] & 1) ? "p.json" : "p.yaml";
     int rc = plan_parse((const char *)data, size, name, &v, size && (data[0] & 2), &p, &err);
-    if (rc == 0 && (rc = plan_check(p, NULL, NULL, &err)) == 0) {
+    if (rc == 0 && (rc = plan_check(p, NULL, agents, &err)) == 0) {
         size_t *pos = mem_calloc(p->n, sizeof *pos);
         if (pos) {
             for (size_t k = 0; k < p->n; k++)
@@ -45,6 +50,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         mem_free(pos);
         for (size_t i = 0; i < p->n; i++) {
+            if (p->steps[i].kind == PLAN_AGENT) {
+                auction_bid *b = NULL;
+                size_t nb = 0;
+                char *ea = NULL;
+                int arc = auction_run(NULL, NULL, agents, &p->steps[i], NULL, &b, &nb, &ea);
+                if ((arc < 0 && arc != -ENOMEM) || (arc == 0 && (!nb || b[0].score < 0 || b[0].score > 1)))
+                    __builtin_trap();
+                if (p->steps[i].agent && !plan_agent_eligible(&p->steps[i], json_object_get(agents, p->steps[i].agent),
+                                                              NULL, 0))
+                    __builtin_trap();
+                mem_free(b);
+                mem_free(ea);
+            }
             json_t *out = NULL;
             char *e2 = NULL;
             bool yes;

@@ -150,7 +150,7 @@ static void test_create_and_migrate(void **state)
     store *s = open_ok();
     store_close(s);
     sqlite3 *db = raw_open();
-    assert_int_equal(raw_int(db, "PRAGMA user_version"), 4);
+    assert_int_equal(raw_int(db, "PRAGMA user_version"), 5);
     sqlite3_stmt *st = NULL;
     assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -905,7 +905,7 @@ static void test_bad_files(void **state)
     err = open_err(&rc);
     assert_int_equal(rc, -EPROTO);
     char want[512];
-    snprintf(want, sizeof want, "%s has schema version 7, this venom knows up to 4; upgrade venom", dbpath);
+    snprintf(want, sizeof want, "%s has schema version 7, this venom knows up to 5; upgrade venom", dbpath);
     assert_string_equal(err, want);
     mem_free(err);
 
