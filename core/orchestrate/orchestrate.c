@@ -494,7 +494,7 @@ int orchestrate_run(registry *reg, store *st, const plan *p, const orch_opts *o,
     if ((rc = store_run_new(st, o->goal, r.id, err)) < 0)
         goto out;
     memcpy(out->run_id, r.id, sizeof r.id);
-    store_batch_opts bo = {.committed = committed, .user = &r};
+    store_batch_opts bo = {.committed = sink && sink->event ? committed : NULL, .user = &r};
     char *berr = NULL;
     int brc = store_batch_open(st, r.id, &bo, &r.batch, &berr);
     if (brc < 0) /* the run goes on, one transaction per event */

@@ -958,21 +958,28 @@ typedef struct ev_prep {
     bool finished;    /* run.finished */
     bool own;         /* body is the store's scrubbed copy (not the caller's payload) */
     json_t *body;     /* the payload (a reference) or its scrubbed copy */
-    char *body_text;  /* json_dumps(body, STORE_JSON_FLAGS): "{...}" */
+    char *body_text;  /* json_dumps(body, STORE_JSON_FLAGS): "{...}", NUL-terminated; small or allocated */
+    size_t body_len;
+    char small[1024]; /* most payloads print into this: no allocation */
 } ev_prep;
 
 static void prep_release(ev_prep *p)
 {
     json_decref(p->body);
-    mem_free(p->body_text);
-    *p = (ev_prep){0};
+    if (p->body_text != p->small)
+        mem_free(p->body_text);
+    p->body = NULL;
+    p->body_text = NULL;
 }
 
 /* Check type and payload, scrub secrets (copying the payload only when one
  * occurs) and print the payload once. Needs no lock held; any thread. */
 static int prep_event(store *s, const char *type, const json_t *payload, ev_prep *p, char **err)
 {
-    *p = (ev_prep){.type = type};
+    p->type = type;
+    p->finished = p->own = false;
+    p->body = NULL;
+    p->body_text = NULL;
     if (!type_ok(type))
         return err_set(err, -EINVAL, "event type '%s' is not valid: 1 to 64 of a-z 0-9 . _ -",
                        jsonx_clipped(type).s);
@@ -1001,11 +1008,24 @@ static int prep_event(store *s, const char *type, const json_t *payload, ev_prep
         p->own = true;
     }
     pthread_rwlock_unlock(&s->rl);
-    if (!p->body || rc < 0 || !(p->body_text = json_dumps(p->body, STORE_JSON_FLAGS))) {
-        prep_release(p);
-        return err_set(err, -ENOMEM, "out of memory");
+    if (!p->body || rc < 0)
+        goto oom;
+    /* json_dumpb prints into a given buffer (0 = failed, else the size it needs) */
+    size_t need = json_dumpb(p->body, p->small, sizeof p->small - 1, STORE_JSON_FLAGS);
+    if (!need)
+        goto oom;
+    if (need < sizeof p->small) {
+        p->body_text = p->small;
+    } else if (!(p->body_text = mem_alloc(need + 1)) ||
+               json_dumpb(p->body, p->body_text, need, STORE_JSON_FLAGS) != need) {
+        goto oom;
     }
+    p->body_text[need] = '\0';
+    p->body_len = need;
     return 0;
+oom:
+    prep_release(p);
+    return err_set(err, -ENOMEM, "out of memory");
 }
 
 /* An event with its place in the chain: what goes into the events row. */
@@ -1098,23 +1118,53 @@ static int seal_event(const char *id, ev_prep *p, int64_t seq, const char prev[6
         if (!idj)
             goto oom;
     }
-    size_t body_len = strlen(p->body_text), inner = body_len > 2 ? body_len - 2 : 0;
-    size_t cap = 128 + strlen(n->type) + (plain ? strlen(id) : strlen(idj)) + strlen(n->ts) + inner + 64 + 64;
-    if (!(n->text = mem_alloc(cap)))
+    size_t inner = p->body_len > 2 ? p->body_len - 2 : 0;
+    char head[96];
+    int hl = snprintf(head, sizeof head, "{\"v\":%d,\"type\":\"", STORE_EVENT_VERSION);
+    char mid[64];
+    int ml = snprintf(mid, sizeof mid, ",\"seq\":%lld,\"ts\":\"", (long long)seq);
+    size_t tyl = strlen(n->type), idl = plain ? strlen(id) + 2 : strlen(idj), tsl = strlen(n->ts),
+           prl = strlen(n->prev); /* 64, unless the log was tampered with */
+    /* head type ","run_id": id mid ts " [,inner] ,"prev":"<64>"} then ,"hash":"<64>"} */
+    size_t cap = (size_t)hl + tyl + 11 + idl + (size_t)ml + tsl + 1 + 1 + inner + 10 + prl + 2 + 10 + 64 + 2 + 1;
+    char *w = n->text = mem_alloc(cap);
+    if (!w)
         goto oom;
-    int len = snprintf(n->text, cap, "{\"v\":%d,\"type\":\"%s\",\"run_id\":%s%s%s,\"seq\":%lld,\"ts\":\"%s\"%s%.*s,\"prev\":\"%s\"}",
-                       STORE_EVENT_VERSION, n->type, plain ? "\"" : "", plain ? id : idj, plain ? "\"" : "",
-                       (long long)seq, n->ts, inner ? "," : "", (int)inner, p->body_text + 1, n->prev);
-    assert(len > 0 && (size_t)len + 76 < cap);
+#define PUT(src, len) (memcpy(w, (src), (len)), w += (len))
+    PUT(head, (size_t)hl);
+    PUT(n->type, tyl);
+    PUT("\",\"run_id\":", 11);
+    if (plain) {
+        *w++ = '"';
+        PUT(id, idl - 2);
+        *w++ = '"';
+    } else {
+        PUT(idj, idl);
+    }
+    PUT(mid, (size_t)ml);
+    PUT(n->ts, tsl);
+    *w++ = '"';
+    if (inner) {
+        *w++ = ',';
+        PUT(p->body_text + 1, inner);
+    }
+    PUT(",\"prev\":\"", 9);
+    PUT(n->prev, prl);
+    PUT("\"}", 2);
+    size_t len = (size_t)(w - n->text);
     unsigned char h[crypto_hash_sha256_BYTES];
     crypto_hash_sha256(h, (const unsigned char *)n->text, (unsigned long long)len);
     sodium_bin2hex(n->hash, sizeof n->hash, h, sizeof h);
-    snprintf(n->text + len - 1, cap - (size_t)len + 1, ",\"hash\":\"%s\"}", n->hash);
+    w--; /* the last "}" */
+    PUT(",\"hash\":\"", 9);
+    PUT(n->hash, 64);
+    PUT("\"}", 3); /* with the NUL */
+#undef PUT
+    assert((size_t)(w - n->text) <= cap);
     if (p->finished) {
         n->status = mem_strdup(json_string_value(json_object_get(p->body, "status")));
-        n->summary = p->body_text;
-        p->body_text = NULL;
-        if (!n->status)
+        n->summary = mem_strndup(p->body_text, p->body_len);
+        if (!n->status || !n->summary)
             goto oom;
     }
     if (want_obj) {
