@@ -46,7 +46,8 @@ typedef struct orun {
     bool stopping, paused;
     size_t n_done, n_failed, n_skipped;
     bool sandbox_fail;
-    /* events */
+    /* events: group-committed (store_batch); elock guards append_rc/err */
+    store_batch *batch;
     pthread_mutex_t elock;
     int append_rc;
     char *append_err;
@@ -72,25 +73,58 @@ void orch_outcome_clear(orch_outcome *o)
     o->reason = NULL;
 }
 
-/* Append an event (payload stolen), then hand it to the sink. */
-static void emit(orun *r, const char *type, json_t *payload)
+/* Record the first failure of the event log (reported when the run ends). */
+static void append_failed(orun *r, int rc, char *err)
 {
-    json_t *ev = NULL;
-    char *err = NULL;
     pthread_mutex_lock(&r->elock);
-    int rc = payload ? store_append(r->st, r->id, type, payload, r->sink && r->sink->event ? &ev : NULL, &err)
-                     : -ENOMEM;
-    if (rc == 0 && ev)
-        r->sink->event(r->sink->user, ev);
-    if (rc < 0 && r->append_rc == 0) {
+    if (r->append_rc == 0) {
         r->append_rc = rc;
         r->append_err = err ? err : mem_strdup("out of memory");
         err = NULL;
     }
     pthread_mutex_unlock(&r->elock);
     mem_free(err);
+}
+
+/* Queue an event (payload stolen) in the run's group commit; the sink gets
+ * it once committed (committed(), in seq order). Before the batch is open
+ * or after it is closed: one store_append. */
+static void emit(orun *r, const char *type, json_t *payload)
+{
+    char *err = NULL;
+    json_t *ev = NULL;
+    int rc = -ENOMEM;
+    if (payload && r->batch)
+        rc = store_batch_append(r->batch, type, payload, &err);
+    else if (payload)
+        rc = store_append(r->st, r->id, type, payload, r->sink && r->sink->event ? &ev : NULL, &err);
+    if (rc == 0 && ev)
+        r->sink->event(r->sink->user, ev);
+    if (rc < 0)
+        append_failed(r, rc, err);
+    else
+        mem_free(err);
     json_decref(ev);
     json_decref(payload);
+}
+
+/* The batch's callback: a committed event for the sink. */
+static void committed(void *user, const json_t *ev)
+{
+    orun *r = user;
+    if (r->sink && r->sink->event)
+        r->sink->event(r->sink->user, ev);
+}
+
+/* Commit what is queued (pause, stop: what happened so far is on disk). */
+static void flush_events(orun *r)
+{
+    char *err = NULL;
+    int rc = store_batch_flush(r->batch, &err);
+    if (rc < 0)
+        append_failed(r, rc, err);
+    else
+        mem_free(err);
 }
 
 static const json_t *result_of(void *user, size_t i)
@@ -508,6 +542,13 @@ int orchestrate_run(registry *reg, store *st, const plan *p, const orch_opts *o,
     else if ((rc = store_run_new(st, o->goal, r.id, err)) < 0)
         goto out;
     memcpy(out->run_id, r.id, sizeof r.id);
+    store_batch_opts bo = {.committed = sink && sink->event ? committed : NULL, .user = &r};
+    char *berr = NULL;
+    int brc = store_batch_open(st, r.id, &bo, &r.batch, &berr);
+    if (brc < 0) /* the run goes on, one transaction per event */
+        append_failed(&r, brc, berr);
+    else
+        mem_free(berr);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (!o->run_id)
@@ -577,6 +618,7 @@ int orchestrate_run(registry *reg, store *st, const plan *p, const orch_opts *o,
                 r.paused = true;
             pthread_mutex_unlock(&r.m);
             emit(&r, pause ? "run.paused" : "run.resumed", json_pack("{s:s}", "by", "venom runs"));
+            flush_events(&r);
             pthread_mutex_lock(&r.m);
             if (resume)
                 r.paused = false;
@@ -586,6 +628,8 @@ int orchestrate_run(registry *reg, store *st, const plan *p, const orch_opts *o,
     r.stopping = true;
     pthread_cond_broadcast(&r.work);
     pthread_mutex_unlock(&r.m);
+    if (cancel_why)
+        flush_events(&r);
 finish:
     for (size_t k = 0; k < n_th; k++)
         pthread_join(th[k], NULL);
@@ -626,9 +670,16 @@ finish:
     if (reason && fin)
         json_object_set_new(fin, "reason", json_string(reason));
     if (o->run_id)
-        json_decref(fin); /* the caller's to write, with its answer */
+        json_decref(fin); /* the caller's to write, with its answer, once the batch is closed */
     else
-        emit(&r, "run.finished", fin);
+        emit(&r, "run.finished", fin); /* commits every earlier event with it */
+    char *cerr = NULL;
+    int crc = store_batch_close(r.batch, &cerr);
+    r.batch = NULL;
+    if (crc < 0)
+        append_failed(&r, crc, cerr);
+    else
+        mem_free(cerr);
     out->status = status;
     out->reason = reason;
     out->done = r.n_done;

@@ -2,13 +2,18 @@
  * store.c — the SQLite event log (docs/internals/store.md).
  *
  * One connection per store, guarded by a recursive mutex (store_events may
- * call back into the store). Every append is one BEGIN IMMEDIATE
- * transaction: read the run's row and its last event, insert the new event,
- * update the row. The hot statements are prepared once per connection.
+ * call back into the store). An event is prepared (checked, scrubbed, its
+ * payload printed once) without the lock, then sealed (seq, ts, prev, hash,
+ * the stored line spliced from the payload's text) and written: alone by
+ * store_append (one BEGIN IMMEDIATE transaction: read the run's row and
+ * last event, insert, update the row), or queued in a store_batch whose
+ * thread commits up to max_events per transaction. The hot statements are
+ * prepared once per connection.
  */
 #include "util/common.h"
 #include "store/store.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
@@ -84,8 +89,8 @@ enum {
     ST_RUN,    /* status, finished of a run */
     ST_LAST,   /* seq, hash of a run's last event */
     ST_INSERT, /* one event */
-    ST_BUMP,   /* events + 1 */
-    ST_FINISH, /* events + 1, status, finished, summary */
+    ST_BUMP,   /* events + k */
+    ST_FINISH, /* events + k, status, finished, summary */
     ST_COUNT
 };
 static const char *const stmt_sql[ST_COUNT] = {
@@ -95,8 +100,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_RUN] = "SELECT status, finished FROM runs WHERE id = ?1",
     [ST_LAST] = "SELECT seq, hash FROM events WHERE run_id = ?1 ORDER BY seq DESC LIMIT 1",
     [ST_INSERT] = "INSERT INTO events(run_id, seq, ts, type, body, prev, hash) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    [ST_BUMP] = "UPDATE runs SET events = events + 1 WHERE id = ?1",
-    [ST_FINISH] = "UPDATE runs SET events = events + 1, status = ?2, finished = ?3, summary = ?4 WHERE id = ?1",
+    [ST_BUMP] = "UPDATE runs SET events = events + ?2 WHERE id = ?1",
+    [ST_FINISH] = "UPDATE runs SET events = events + ?2, status = ?3, finished = ?4, summary = ?5 WHERE id = ?1",
 };
 
 struct store {
@@ -104,8 +109,10 @@ struct store {
     sqlite3 *db;
     char *path;
     sqlite3_stmt *st[ST_COUNT];
-    char **redact; /* longest first */
+    pthread_rwlock_t rl; /* redact, n_redact: written under mu and rl, read under either */
+    char **redact;       /* longest first */
     size_t n_redact;
+    store_batch *batches; /* open group commits, one per run (under mu) */
     char boot_id[64];
 };
 
@@ -474,9 +481,11 @@ static int store_redactions_put(store *s, const char *const *values, size_t n, b
         s->n_redact = 0;
     }
     qsort(list, k, sizeof *list, by_length_desc);
+    pthread_rwlock_wrlock(&s->rl);
     redactions_clear(s);
     s->redact = list;
     s->n_redact = k;
+    pthread_rwlock_unlock(&s->rl);
     pthread_mutex_unlock(&s->mu);
     return 0;
 }
@@ -712,6 +721,7 @@ void store_close(store *s)
         sqlite3_close_v2(s->db);
     redactions_clear(s);
     mem_free(s->path);
+    pthread_rwlock_destroy(&s->rl);
     pthread_mutex_destroy(&s->mu);
     mem_free(s);
 }
@@ -732,6 +742,7 @@ int store_open(const char *path, store **out, char **err)
     pthread_mutexattr_init(&ma);
     pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
     pthread_mutex_init(&s->mu, &ma);
+    pthread_rwlock_init(&s->rl, NULL);
     pthread_mutexattr_destroy(&ma);
     int rc = 0;
     if (!(s->path = mem_strdup(path))) {
@@ -917,27 +928,702 @@ static bool type_ok(const char *t)
     return true;
 }
 
-/* The payload as stored: a deep copy, scrubbed. */
-static int payload_copy(store *s, const json_t *payload, json_t **out, char **err)
+/* Does any string value of v (members, items, at any depth) hold a secret?
+ * Called with mu or rl held. */
+static bool redact_needed(const store *s, const json_t *v)
 {
-    *out = NULL;
+    if (json_is_string(v)) {
+        const char *t = json_string_value(v);
+        size_t n = json_string_length(v);
+        for (size_t k = 0; k < s->n_redact; k++)
+            if (memmem(t, n, s->redact[k], strlen(s->redact[k])))
+                return true;
+        return false;
+    }
+    const char *key;
+    json_t *m;
+    size_t i;
+    if (json_is_object(v)) {
+        json_object_foreach((json_t *)v, key, m) {
+            if (redact_needed(s, m))
+                return true;
+        }
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, m) {
+            if (redact_needed(s, m))
+                return true;
+        }
+    }
+    return false;
+}
+
+/* An event before it has a place in a chain: checked, scrubbed, printed. */
+typedef struct ev_prep {
+    const char *type; /* borrowed */
+    bool finished;    /* run.finished */
+    bool own;         /* body is the store's scrubbed copy (not the caller's payload) */
+    json_t *body;     /* the payload (a reference) or its scrubbed copy */
+    char *body_text;  /* json_dumps(body, STORE_JSON_FLAGS): "{...}", NUL-terminated; small or allocated */
+    size_t body_len;
+    char small[1024]; /* most payloads print into this: no allocation */
+} ev_prep;
+
+static void prep_release(ev_prep *p)
+{
+    json_decref(p->body);
+    if (p->body_text != p->small)
+        mem_free(p->body_text);
+    p->body = NULL;
+    p->body_text = NULL;
+}
+
+/* Check type and payload, scrub secrets (copying the payload only when one
+ * occurs) and print the payload once. Needs no lock held; any thread. */
+static int prep_event(store *s, const char *type, const json_t *payload, ev_prep *p, char **err)
+{
+    p->type = type;
+    p->finished = p->own = false;
+    p->body = NULL;
+    p->body_text = NULL;
+    if (!type_ok(type))
+        return err_set(err, -EINVAL, "event type '%s' is not valid: 1 to 64 of a-z 0-9 . _ -",
+                       jsonx_clipped(type).s);
+    p->finished = strcmp(type, "run.finished") == 0;
+    if (p->finished) {
+        const char *status = json_string_value(json_object_get(payload, "status"));
+        if (!status || !*status || strcmp(status, "running") == 0)
+            return err_set(err, -EINVAL, "a run.finished event needs a \"status\" string other than \"running\"");
+    }
     if (payload && !json_is_object(payload))
         return err_set(err, -EINVAL, "an event payload must be an object, not %s", jsonx_kind(payload));
     for (size_t i = 0; payload && i < ARRAY_SIZE(reserved); i++)
         if (json_object_get(payload, reserved[i]))
             return err_set(err, -EINVAL, "an event payload must not set \"%s\" (the store fills it)", reserved[i]);
-    json_t *c = payload ? json_deep_copy(payload) : json_object();
-    if (!c)
-        return err_set(err, -ENOMEM, "out of memory");
-    buf tmp = BUF_INIT;
-    int rc = redact_json(s, c, &tmp);
-    buf_release(&tmp);
-    if (rc < 0) {
-        json_decref(c);
-        return err_set(err, rc, "out of memory");
+    int rc = 0;
+    pthread_rwlock_rdlock(&s->rl);
+    if (!payload) {
+        p->body = json_object();
+        p->own = true;
+    } else if (!s->n_redact || !redact_needed(s, payload)) {
+        p->body = json_incref((json_t *)payload);
+    } else if ((p->body = json_deep_copy(payload))) {
+        buf tmp = BUF_INIT;
+        rc = redact_json(s, p->body, &tmp);
+        buf_release(&tmp);
+        p->own = true;
     }
-    *out = c;
+    pthread_rwlock_unlock(&s->rl);
+    if (!p->body || rc < 0)
+        goto oom;
+    /* json_dumpb prints into a given buffer (0 = failed, else the size it needs) */
+    size_t need = json_dumpb(p->body, p->small, sizeof p->small - 1, STORE_JSON_FLAGS);
+    if (!need)
+        goto oom;
+    if (need < sizeof p->small) {
+        p->body_text = p->small;
+    } else if (!(p->body_text = mem_alloc(need + 1)) ||
+               json_dumpb(p->body, p->body_text, need, STORE_JSON_FLAGS) != need) {
+        goto oom;
+    }
+    p->body_text[need] = '\0';
+    p->body_len = need;
     return 0;
+oom:
+    prep_release(p);
+    return err_set(err, -ENOMEM, "out of memory");
+}
+
+/* An event with its place in the chain: what goes into the events row. */
+typedef struct ev_node {
+    struct ev_node *next;
+    int64_t seq;
+    int64_t queued_ms; /* monotonic ms it joined a batch */
+    bool finished;     /* run.finished: also sets the runs row's status */
+    bool notify;       /* hand it to the batch's committed callback */
+    char type[65], ts[32], prev[65], hash[65];
+    char *text;    /* the stored line */
+    char *summary; /* run.finished: the payload as compact JSON (runs.summary) */
+    char *status;  /* run.finished: its status (runs.status) */
+    json_t *ev;    /* the complete event as an object, when someone wants it */
+} ev_node;
+
+static void node_free(ev_node *n)
+{
+    if (!n)
+        return;
+    mem_free(n->text);
+    mem_free(n->summary);
+    mem_free(n->status);
+    json_decref(n->ev);
+    mem_free(n);
+}
+
+static void nodes_free(ev_node *n)
+{
+    while (n) {
+        ev_node *next = n->next;
+        node_free(n);
+        n = next;
+    }
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Run ids the store makes need no JSON escaping; anything else is printed
+ * by jansson. */
+static bool id_plain(const char *id)
+{
+    if (!*id)
+        return false;
+    for (const char *c = id; *c; c++)
+        if (!((*c >= '0' && *c <= '9') || (*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || *c == '_' ||
+              *c == '-' || *c == '.'))
+            return false;
+    return true;
+}
+
+/* Give prepared event p its place (seq, prev) in run id's chain: stamp it,
+ * print it and hash it. The stored line is spliced, not printed twice:
+ * "{"v":1,"type":…,"run_id":…,"seq":N,"ts":…" + the members of p's body
+ * text + ","prev":"…"}" is exactly what json_dumps prints for the event
+ * without "hash" (jansson keeps insertion order), i.e. the hashed text; the
+ * stored line is that with its last "}" replaced by ","hash":"…"}".
+ * want_obj: also build the event as an object (n->ev). */
+static int seal_event(const char *id, ev_prep *p, int64_t seq, const char prev[65], bool want_obj, ev_node **out,
+                      char **err)
+{
+    *out = NULL;
+    char *idj = NULL;
+    ev_node *n = mem_calloc(1, sizeof *n);
+    if (!n)
+        goto oom;
+    n->seq = seq;
+    n->finished = p->finished;
+    snprintf(n->type, sizeof n->type, "%s", p->type);
+    snprintf(n->prev, sizeof n->prev, "%s", prev);
+    char ts[96];
+    now_iso(ts, NULL);
+    size_t tl = strnlen(ts, sizeof n->ts - 1); /* 24 */
+    memcpy(n->ts, ts, tl);
+    n->ts[tl] = '\0';
+    bool plain = id_plain(id);
+    if (!plain) {
+        json_t *js = json_string(id);
+        idj = js ? json_dumps(js, JSON_ENCODE_ANY | STORE_JSON_FLAGS) : NULL;
+        json_decref(js);
+        if (!js) {
+            node_free(n);
+            return err_set(err, -EINVAL, "run id '%s' is not valid UTF-8", jsonx_clipped(id).s);
+        }
+        if (!idj)
+            goto oom;
+    }
+    size_t inner = p->body_len > 2 ? p->body_len - 2 : 0;
+    char head[96];
+    int hl = snprintf(head, sizeof head, "{\"v\":%d,\"type\":\"", STORE_EVENT_VERSION);
+    char mid[64];
+    int ml = snprintf(mid, sizeof mid, ",\"seq\":%lld,\"ts\":\"", (long long)seq);
+    size_t tyl = strlen(n->type), idl = plain ? strlen(id) + 2 : strlen(idj), tsl = strlen(n->ts),
+           prl = strlen(n->prev); /* 64, unless the log was tampered with */
+    /* head type ","run_id": id mid ts " [,inner] ,"prev":"<64>"} then ,"hash":"<64>"} */
+    size_t cap = (size_t)hl + tyl + 11 + idl + (size_t)ml + tsl + 1 + 1 + inner + 10 + prl + 2 + 10 + 64 + 2 + 1;
+    char *w = n->text = mem_alloc(cap);
+    if (!w)
+        goto oom;
+#define PUT(src, len) (memcpy(w, (src), (len)), w += (len))
+    PUT(head, (size_t)hl);
+    PUT(n->type, tyl);
+    PUT("\",\"run_id\":", 11);
+    if (plain) {
+        *w++ = '"';
+        PUT(id, idl - 2);
+        *w++ = '"';
+    } else {
+        PUT(idj, idl);
+    }
+    PUT(mid, (size_t)ml);
+    PUT(n->ts, tsl);
+    *w++ = '"';
+    if (inner) {
+        *w++ = ',';
+        PUT(p->body_text + 1, inner);
+    }
+    PUT(",\"prev\":\"", 9);
+    PUT(n->prev, prl);
+    PUT("\"}", 2);
+    size_t len = (size_t)(w - n->text);
+    unsigned char h[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(h, (const unsigned char *)n->text, (unsigned long long)len);
+    sodium_bin2hex(n->hash, sizeof n->hash, h, sizeof h);
+    w--; /* the last "}" */
+    PUT(",\"hash\":\"", 9);
+    PUT(n->hash, 64);
+    PUT("\"}", 3); /* with the NUL */
+#undef PUT
+    assert((size_t)(w - n->text) <= cap);
+    if (p->finished) {
+        n->status = mem_strdup(json_string_value(json_object_get(p->body, "status")));
+        n->summary = mem_strndup(p->body_text, p->body_len);
+        if (!n->status || !n->summary)
+            goto oom;
+    }
+    if (want_obj) {
+        json_t *body = p->own ? json_incref(p->body) : json_deep_copy(p->body);
+        json_t *ev = json_object();
+        n->ev = ev;
+        if (!body || !ev || json_object_set_new(ev, "v", json_integer(STORE_EVENT_VERSION)) < 0 ||
+            json_object_set_new(ev, "type", json_string(n->type)) < 0 ||
+            json_object_set_new(ev, "run_id", json_string(id)) < 0 ||
+            json_object_set_new(ev, "seq", json_integer(seq)) < 0 ||
+            json_object_set_new(ev, "ts", json_string(n->ts)) < 0 || json_object_update(ev, body) < 0 ||
+            json_object_set_new(ev, "prev", json_string(n->prev)) < 0 ||
+            json_object_set_new(ev, "hash", json_string(n->hash)) < 0) {
+            json_decref(body);
+            goto oom;
+        }
+        json_decref(body);
+    }
+    mem_free(idj);
+    *out = n;
+    return 0;
+oom:
+    mem_free(idj);
+    node_free(n);
+    return err_set(err, -ENOMEM, "out of memory");
+}
+
+/* In a transaction (or alone, for a first look): run id exists and takes
+ * events; *next and prev receive the seq and hash its next event follows. */
+static int txn_head(store *s, const char *id, int64_t *next, char prev[65], char **err)
+{
+    sqlite3_stmt *st = s->st[ST_RUN];
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    int src = sqlite3_step(st);
+    if (src == SQLITE_DONE) {
+        sqlite3_reset(st);
+        return err_set(err, -ENOENT, "no run '%s'; run 'venom runs list' to see the runs", jsonx_clipped(id).s);
+    }
+    if (src != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return db_fail(s, src, "cannot append an event", err);
+    }
+    if (sqlite3_column_type(st, 1) != SQLITE_NULL) {
+        int rc = err_set(err, -EALREADY, "run '%s' is finished (status %s); a finished run takes no more events", id,
+                         (const char *)sqlite3_column_text(st, 0));
+        sqlite3_reset(st);
+        return rc;
+    }
+    sqlite3_reset(st);
+    *next = 0;
+    snprintf(prev, 65, "%s", ZERO_HASH);
+    st = s->st[ST_LAST];
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        *next = sqlite3_column_int64(st, 0) + 1;
+        const char *h = (const char *)sqlite3_column_text(st, 1);
+        snprintf(prev, 65, "%s", h ? h : "");
+    }
+    sqlite3_reset(st);
+    if (src != SQLITE_ROW && src != SQLITE_DONE)
+        return db_fail(s, src, "cannot append an event", err);
+    return 0;
+}
+
+/* In a transaction: insert the k events from first on (a run.finished can
+ * only be the last) and move the runs row once. */
+static int txn_write(store *s, const char *id, const ev_node *first, size_t k, char **err)
+{
+    const ev_node *last = NULL;
+    sqlite3_stmt *st = s->st[ST_INSERT];
+    for (const ev_node *n = first; n && k; n = n->next, k--) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, n->seq);
+        sqlite3_bind_text(st, 3, n->ts, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, n->type, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, n->text, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 6, n->prev, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 7, n->hash, -1, SQLITE_STATIC);
+        int src = sqlite3_step(st);
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        if (src != SQLITE_DONE)
+            return db_fail(s, src, "cannot append an event", err);
+        last = n;
+    }
+    if (!last)
+        return 0;
+    int64_t count = last->seq - first->seq + 1;
+    st = s->st[last->finished ? ST_FINISH : ST_BUMP];
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, count);
+    if (last->finished) {
+        sqlite3_bind_text(st, 3, last->status, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, last->ts, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, last->summary, -1, SQLITE_STATIC);
+    }
+    int src = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return src == SQLITE_DONE ? 0 : db_fail(s, src, "cannot append an event", err);
+}
+
+/* ---- group commit ---- */
+
+struct store_batch {
+    store *s;
+    struct store_batch *next; /* s->batches (under s->mu) */
+    char id[32];
+    size_t max_events;
+    unsigned max_ms;
+    void (*committed)(void *user, const json_t *event);
+    void *user;
+    /* q guards the rest; lock order: s->mu, then q */
+    pthread_mutex_t q;
+    pthread_cond_t wake;
+    ev_node *head, *tail;
+    size_t count;
+    int64_t next_seq; /* the chain as far as it is queued */
+    char last[65];
+    bool finished;    /* run.finished is queued: no more events */
+    bool closing;
+    bool broken;      /* the chain cannot go on (fail_rc/fail_msg say why; every append returns it) */
+    int fail_rc;      /* not broken: a background commit failed, reported once by the next call */
+    char *fail_msg;
+    pthread_t th;
+    bool th_on;
+};
+
+static store_batch *batch_find(store *s, const char *id)
+{
+    for (store_batch *b = s->batches; b; b = b->next)
+        if (!strcmp(b->id, id))
+            return b;
+    return NULL;
+}
+
+/* A background failure to report (once), or 0. Under q. */
+static int batch_take_fail(store_batch *b, char **err)
+{
+    if (b->broken)
+        return err_set(err, b->fail_rc, "%s", b->fail_msg);
+    if (!b->fail_rc)
+        return 0;
+    int rc = err_set(err, b->fail_rc, "%s", b->fail_msg);
+    b->fail_rc = 0;
+    mem_free(b->fail_msg);
+    b->fail_msg = NULL;
+    return rc;
+}
+
+/* Commit up to max_events queued events in one transaction (BEGIN
+ * IMMEDIATE: the run still takes events and its last event is the one the
+ * first queued event follows; insert; one runs update; COMMIT), then hand
+ * them to the committed callback in seq order. 1 committed some, 0 nothing
+ * queued, < 0 failed: rolled back, the events stay queued (retried by the
+ * next commit) — unless the chain moved under the batch (the run finished
+ * or another writer appended to it), which drops every queued event and
+ * breaks the batch. */
+static int batch_commit(store_batch *b, char **err)
+{
+    store *s = b->s;
+    pthread_mutex_lock(&s->mu);
+    pthread_mutex_lock(&b->q);
+    ev_node *first = b->head, *last = NULL;
+    size_t k = 0;
+    for (ev_node *n = first; n && k < b->max_events; n = n->next)
+        last = n, k++;
+    if (k) {
+        b->head = last->next;
+        if (!b->head)
+            b->tail = NULL;
+        b->count -= k;
+        last->next = NULL;
+    }
+    pthread_mutex_unlock(&b->q);
+    if (!k) {
+        pthread_mutex_unlock(&s->mu);
+        return 0;
+    }
+    int rc = 0, src;
+    bool moved = false;
+    int64_t seq = 0;
+    char prev[65];
+    if ((src = run_stmt(s, ST_BEGIN)) != SQLITE_OK) {
+        rc = db_fail(s, src, "cannot commit events", err);
+    } else if ((rc = txn_head(s, b->id, &seq, prev, err)) < 0) {
+        moved = rc == -ENOENT || rc == -EALREADY;
+    } else if (seq != first->seq || strcmp(prev, first->prev) != 0) {
+        rc = err_set(err, -ESTALE, "run '%s': another writer appended event %lld while a batch of its events was open",
+                     b->id, (long long)seq - 1);
+        moved = true;
+    } else if ((rc = txn_write(s, b->id, first, k, err)) == 0 && (src = run_stmt(s, ST_COMMIT)) != SQLITE_OK) {
+        rc = db_fail(s, src, "cannot commit events", err);
+    }
+    if (rc < 0) {
+        rollback(s);
+        pthread_mutex_lock(&b->q);
+        if (moved) {
+            size_t lost = k + b->count;
+            long long from = (long long)first->seq;
+            nodes_free(first);
+            nodes_free(b->head);
+            b->head = b->tail = NULL;
+            b->count = 0;
+            b->broken = true;
+            b->fail_rc = rc;
+            mem_free(b->fail_msg);
+            b->fail_msg = mem_printf("%zu event%s of run '%s' (seq %lld on) not recorded: %s", lost,
+                                     lost == 1 ? "" : "s", b->id, from,
+                                     err && *err ? *err : "the chain moved");
+            if (err && b->fail_msg)
+                (void)err_set(err, rc, "%s", b->fail_msg);
+        } else {
+            last->next = b->head;
+            b->head = first;
+            if (!b->tail)
+                b->tail = last;
+            b->count += k;
+        }
+        pthread_mutex_unlock(&b->q);
+        pthread_mutex_unlock(&s->mu);
+        return rc;
+    }
+    for (ev_node *n = first; n; n = n->next)
+        if (n->notify && b->committed && n->ev)
+            b->committed(b->user, n->ev);
+    nodes_free(first);
+    pthread_mutex_unlock(&s->mu);
+    return 1;
+}
+
+/* Commit everything queued (several transactions when more than max_events
+ * are). 0 or the first failure. */
+static int batch_commit_all(store_batch *b, char **err)
+{
+    int rc;
+    while ((rc = batch_commit(b, err)) > 0)
+        ;
+    return rc;
+}
+
+/* The batch's own thread: commits when max_events are queued or the oldest
+ * queued event is max_ms old; after a failure it waits STORE_BATCH_RETRY_MS
+ * before trying again. */
+#define STORE_BATCH_RETRY_MS 100
+static void abs_in(struct timespec *ts, int64_t ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += (time_t)(ms / 1000);
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L)
+        ts->tv_sec++, ts->tv_nsec -= 1000000000L;
+}
+
+static void *batch_thread(void *arg)
+{
+    store_batch *b = arg;
+    pthread_mutex_lock(&b->q);
+    while (!b->closing) {
+        if (!b->count) {
+            pthread_cond_wait(&b->wake, &b->q);
+            continue;
+        }
+        int64_t wait = b->head->queued_ms + b->max_ms - mono_ms();
+        if (b->count < b->max_events && wait > 0) {
+            struct timespec ts;
+            abs_in(&ts, wait);
+            pthread_cond_timedwait(&b->wake, &b->q, &ts);
+            continue;
+        }
+        pthread_mutex_unlock(&b->q);
+        char *e = NULL;
+        int rc = batch_commit(b, &e);
+        pthread_mutex_lock(&b->q);
+        if (rc < 0 && !b->broken && !b->fail_rc) {
+            b->fail_rc = rc;
+            b->fail_msg = e;
+            e = NULL;
+        }
+        mem_free(e);
+        if (rc < 0 && !b->closing) {
+            struct timespec ts;
+            abs_in(&ts, STORE_BATCH_RETRY_MS);
+            pthread_cond_timedwait(&b->wake, &b->q, &ts);
+        }
+    }
+    pthread_mutex_unlock(&b->q);
+    return NULL;
+}
+
+/* Queue prepared event p (its place: the batch's chain). sync: commit the
+ * queue before returning (store_append's promise); run.finished always
+ * does. *out (may be NULL): the event, new reference. */
+static int batch_add(store_batch *b, ev_prep *p, bool notify, bool sync, json_t **out, char **err)
+{
+    ev_node *n = NULL;
+    pthread_mutex_lock(&b->q);
+    int rc = 0;
+    if (b->broken) {
+        rc = err_set(err, b->fail_rc, "%s", b->fail_msg);
+    } else if (b->finished) {
+        rc = err_set(err, -EALREADY, "run '%s' is finished; a finished run takes no more events", b->id);
+    } else {
+        rc = seal_event(b->id, p, b->next_seq, b->last, out || (notify && b->committed), &n, err);
+    }
+    if (rc < 0) {
+        pthread_mutex_unlock(&b->q);
+        return rc;
+    }
+    n->notify = notify;
+    n->queued_ms = mono_ms();
+    b->next_seq++;
+    memcpy(b->last, n->hash, sizeof b->last);
+    b->finished = n->finished;
+    if (b->tail)
+        b->tail->next = n;
+    else
+        b->head = n;
+    b->tail = n;
+    b->count++;
+    if (out)
+        *out = json_incref(n->ev);
+    bool wake = b->count == 1 || b->count == b->max_events;
+    bool self = sync || n->finished || b->count >= STORE_BATCH_BACKLOG * b->max_events;
+    int bg = batch_take_fail(b, self ? NULL : err);
+    pthread_mutex_unlock(&b->q);
+    if (wake && !self)
+        pthread_cond_signal(&b->wake);
+    if (self)
+        rc = batch_commit_all(b, err);
+    if (rc == 0 && bg < 0 && self) /* reported now, after the commit that may have cured it */
+        rc = bg;
+    else if (rc == 0)
+        rc = bg;
+    if (rc < 0 && sync && out) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+int store_batch_open(store *s, const char *id, const store_batch_opts *o, store_batch **out, char **err)
+{
+    if (out)
+        *out = NULL;
+    if (!s || !id || !out)
+        return err_set(err, -EINVAL, "store_batch_open: missing store, run id or result");
+    if (strlen(id) >= sizeof((store_batch *)0)->id)
+        return err_set(err, -ENOENT, "no run '%s'; run 'venom runs list' to see the runs", jsonx_clipped(id).s);
+    store_batch *b = mem_calloc(1, sizeof *b);
+    if (!b)
+        return err_set(err, -ENOMEM, "out of memory");
+    b->s = s;
+    snprintf(b->id, sizeof b->id, "%s", id);
+    b->max_events = o && o->max_events ? o->max_events : STORE_BATCH_EVENTS;
+    if (b->max_events > STORE_BATCH_EVENTS_MAX)
+        b->max_events = STORE_BATCH_EVENTS_MAX;
+    b->max_ms = o && o->max_ms ? o->max_ms : STORE_BATCH_MS;
+    if (b->max_ms > STORE_BATCH_MS_MAX)
+        b->max_ms = STORE_BATCH_MS_MAX;
+    b->committed = o ? o->committed : NULL;
+    b->user = o ? o->user : NULL;
+    pthread_mutex_init(&b->q, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&b->wake, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_lock(&s->mu);
+    int rc = 0;
+    if (batch_find(s, id))
+        rc = err_set(err, -EBUSY, "run '%s' has a batch open already", id);
+    else
+        rc = txn_head(s, id, &b->next_seq, b->last, err);
+    if (rc == 0 && pthread_create(&b->th, NULL, batch_thread, b) != 0)
+        rc = err_set(err, -EAGAIN, "cannot start the event log's commit thread");
+    if (rc == 0) {
+        b->th_on = true;
+        b->next = s->batches;
+        s->batches = b;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (rc < 0) {
+        pthread_cond_destroy(&b->wake);
+        pthread_mutex_destroy(&b->q);
+        mem_free(b);
+        return rc;
+    }
+    *out = b;
+    return 0;
+}
+
+int store_batch_append(store_batch *b, const char *type, const json_t *payload, char **err)
+{
+    if (!b || !type)
+        return err_set(err, -EINVAL, "store_batch_append: missing batch or type");
+    ev_prep p;
+    int rc = prep_event(b->s, type, payload, &p, err);
+    if (rc < 0)
+        return rc;
+    rc = batch_add(b, &p, true, false, NULL, err);
+    prep_release(&p);
+    return rc;
+}
+
+int store_batch_flush(store_batch *b, char **err)
+{
+    if (!b)
+        return err_set(err, -EINVAL, "store_batch_flush: no batch");
+    int rc = batch_commit_all(b, err);
+    pthread_mutex_lock(&b->q);
+    int bg = batch_take_fail(b, rc < 0 ? NULL : err);
+    pthread_mutex_unlock(&b->q);
+    return rc < 0 ? rc : bg;
+}
+
+int store_batch_close(store_batch *b, char **err)
+{
+    if (!b)
+        return 0;
+    store *s = b->s;
+    if (b->th_on) {
+        pthread_mutex_lock(&b->q);
+        b->closing = true;
+        pthread_cond_signal(&b->wake);
+        pthread_mutex_unlock(&b->q);
+        pthread_join(b->th, NULL);
+    }
+    char *e = NULL;
+    int rc = batch_commit_all(b, &e);
+    pthread_mutex_lock(&s->mu);
+    for (store_batch **pp = &s->batches; *pp; pp = &(*pp)->next)
+        if (*pp == b) {
+            *pp = b->next;
+            break;
+        }
+    pthread_mutex_lock(&b->q);
+    size_t lost = b->count;
+    if (rc < 0) {
+        rc = err_set(err, rc, "%zu event%s of run '%s' not recorded: %s", lost, lost == 1 ? "" : "s", b->id,
+                     e ? e : "write failed");
+    } else {
+        rc = batch_take_fail(b, err);
+    }
+    nodes_free(b->head);
+    pthread_mutex_unlock(&b->q);
+    pthread_mutex_unlock(&s->mu);
+    mem_free(e);
+    mem_free(b->fail_msg);
+    pthread_cond_destroy(&b->wake);
+    pthread_mutex_destroy(&b->q);
+    mem_free(b);
+    return rc;
 }
 
 int store_append(store *s, const char *id, const char *type, json_t *payload, json_t **out, char **err)
@@ -946,132 +1632,42 @@ int store_append(store *s, const char *id, const char *type, json_t *payload, js
         *out = NULL;
     if (!s || !id || !type)
         return err_set(err, -EINVAL, "store_append: missing store, run id or type");
-    if (!type_ok(type))
-        return err_set(err, -EINVAL, "event type '%s' is not valid: 1 to 64 of a-z 0-9 . _ -",
-                       jsonx_clipped(type).s);
-    bool finished = strcmp(type, "run.finished") == 0;
-    const char *status = NULL;
-    if (finished) {
-        status = json_string_value(json_object_get(payload, "status"));
-        if (!status || !*status || strcmp(status, "running") == 0)
-            return err_set(err, -EINVAL, "a run.finished event needs a \"status\" string other than \"running\"");
-    }
-    int rc = 0, src;
-    json_t *body = NULL, *ev = NULL;
-    char *text = NULL, *summary = NULL;
+    ev_prep p;
+    int rc = prep_event(s, type, payload, &p, err);
+    if (rc < 0)
+        return rc;
+    ev_node *n = NULL;
+    int src;
     pthread_mutex_lock(&s->mu);
-    if ((rc = payload_copy(s, payload, &body, err)) < 0)
+    store_batch *b = batch_find(s, id);
+    if (b) { /* the run's events are batched: join the batch and commit it */
+        rc = batch_add(b, &p, false, true, out, err);
         goto out;
-
+    }
     if ((src = run_stmt(s, ST_BEGIN)) != SQLITE_OK) {
         rc = db_fail(s, src, "cannot append an event", err);
         goto out;
     }
-    sqlite3_stmt *st = s->st[ST_RUN];
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    src = sqlite3_step(st);
-    if (src == SQLITE_DONE) {
-        sqlite3_reset(st);
-        rc = err_set(err, -ENOENT, "no run '%s'; run 'venom runs list' to see the runs", jsonx_clipped(id).s);
-        goto fail;
-    }
-    if (src != SQLITE_ROW) {
-        sqlite3_reset(st);
-        rc = db_fail(s, src, "cannot append an event", err);
-        goto fail;
-    }
-    if (sqlite3_column_type(st, 1) != SQLITE_NULL) {
-        rc = err_set(err, -EALREADY, "run '%s' is finished (status %s); a finished run takes no more events", id,
-                     (const char *)sqlite3_column_text(st, 0));
-        sqlite3_reset(st);
-        goto fail;
-    }
-    sqlite3_reset(st);
-
     int64_t seq = 0;
-    char prev[65] = ZERO_HASH;
-    st = s->st[ST_LAST];
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    src = sqlite3_step(st);
-    if (src == SQLITE_ROW) {
-        seq = sqlite3_column_int64(st, 0) + 1;
-        const char *h = (const char *)sqlite3_column_text(st, 1);
-        snprintf(prev, sizeof prev, "%s", h ? h : "");
-    }
-    sqlite3_reset(st);
-    if (src != SQLITE_ROW && src != SQLITE_DONE) {
-        rc = db_fail(s, src, "cannot append an event", err);
+    char prev[65];
+    if ((rc = txn_head(s, id, &seq, prev, err)) < 0 || (rc = seal_event(id, &p, seq, prev, out != NULL, &n, err)) < 0 ||
+        (rc = txn_write(s, id, n, 1, err)) < 0)
         goto fail;
-    }
-
-    char ts[96];
-    now_iso(ts, NULL);
-    ev = json_object();
-    if (!ev || json_object_set_new(ev, "v", json_integer(STORE_EVENT_VERSION)) < 0 ||
-        json_object_set_new(ev, "type", json_string(type)) < 0 ||
-        json_object_set_new(ev, "run_id", json_string(id)) < 0 ||
-        json_object_set_new(ev, "seq", json_integer(seq)) < 0 || json_object_set_new(ev, "ts", json_string(ts)) < 0 ||
-        json_object_update(ev, body) < 0 || json_object_set_new(ev, "prev", json_string(prev)) < 0) {
-        rc = err_set(err, -ENOMEM, "out of memory");
-        goto fail;
-    }
-    char hash[65];
-    if ((rc = store_event_hash(ev, hash)) < 0 || json_object_set_new(ev, "hash", json_string(hash)) < 0) {
-        rc = err_set(err, -ENOMEM, "out of memory");
-        goto fail;
-    }
-    if (!(text = json_dumps(ev, STORE_JSON_FLAGS)) || (finished && !(summary = json_dumps(body, STORE_JSON_FLAGS)))) {
-        rc = err_set(err, -ENOMEM, "out of memory");
-        goto fail;
-    }
-
-    st = s->st[ST_INSERT];
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, seq);
-    sqlite3_bind_text(st, 3, ts, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, type, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, text, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, prev, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 7, hash, -1, SQLITE_STATIC);
-    src = sqlite3_step(st);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    if (src != SQLITE_DONE) {
-        rc = db_fail(s, src, "cannot append an event", err);
-        goto fail;
-    }
-    st = s->st[finished ? ST_FINISH : ST_BUMP];
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    if (finished) {
-        const char *clean_status = json_string_value(json_object_get(body, "status"));
-        sqlite3_bind_text(st, 2, clean_status ? clean_status : status, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, ts, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, summary, -1, SQLITE_STATIC);
-    }
-    src = sqlite3_step(st);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    if (src != SQLITE_DONE) {
-        rc = db_fail(s, src, "cannot append an event", err);
-        goto fail;
-    }
     if ((src = run_stmt(s, ST_COMMIT)) != SQLITE_OK) {
         rc = db_fail(s, src, "cannot append an event", err);
         goto fail;
     }
     if (out) {
-        *out = ev;
-        ev = NULL;
+        *out = n->ev;
+        n->ev = NULL;
     }
     goto out;
 fail:
     rollback(s);
 out:
     pthread_mutex_unlock(&s->mu);
-    json_decref(body);
-    json_decref(ev);
-    mem_free(text);
-    mem_free(summary);
+    node_free(n);
+    prep_release(&p);
     return rc;
 }
 

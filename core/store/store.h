@@ -19,7 +19,8 @@
  *
  * Thread-safe: one store may be used from several threads (a mutex around
  * the connection); several processes may share the file (WAL, busy timeout
- * 5 s, one short transaction per event).
+ * 5 s, one short transaction per event — or per group of at most
+ * max_events for a store_batch).
  */
 #ifndef VENOM_STORE_STORE_H
 #define VENOM_STORE_STORE_H
@@ -70,11 +71,84 @@ int store_run_new(store *s, const char *goal, char id[32], char **err) __attribu
  * complete event as stored. A "run.finished" payload ({"status","answer",
  * "usage","cost",…}) also updates the runs row. Durable when it returns
  * (synchronous=NORMAL in WAL: survives a process crash, not power loss).
+ * While the run has a store_batch open on this store, the event joins the
+ * batch and the batch is committed before this returns.
  * -ENOENT no such run, -EALREADY the run is finished (has run.finished),
  * -EINVAL bad type (1-64 of a-z 0-9 . _ -) or payload (not an object, a
  * reserved key, run.finished without a "status" string). */
 int store_append(store *s, const char *id, const char *type, json_t *payload, json_t **out, char **err)
     __attribute__((warn_unused_result));
+
+/*
+ * Group commit: many events of one run in few transactions, for writers
+ * that append faster than one transaction per event allows (the
+ * orchestrator's step events). A batch belongs to one run and one store;
+ * store_batch_append seals the event at once (its seq, ts, prev and hash
+ * are fixed in append order: the chain is exact) and queues it; the
+ * batch's own thread commits the queue in one BEGIN IMMEDIATE transaction
+ * (inserts, one update of the runs row) when max_events are queued or the
+ * oldest queued event is max_ms old, so a transaction holds the write lock
+ * for at most max_events inserts (a few ms) and other processes writing the
+ * file (other runs, `venom runs stop`) wait no longer than that.
+ * store_batch_flush commits at once; so do run.finished (committed with
+ * everything before it before store_batch_append returns) and
+ * store_append on the batch's run from this store (it joins the batch and
+ * commits it: still durable when it returns). Readers (store_events,
+ * store_verify, other processes) see committed events only.
+ *
+ * Durability: an event is committed within max_ms of its append (plus one
+ * commit's time), and before its run's run.finished. A crash loses at most
+ * the events queued in the last max_ms; they were never handed to
+ * `committed`, and the run, left "running", is marked killed after its
+ * last committed event by the next store_open (the chain stays valid).
+ *
+ * Failures lose nothing silently. A commit that fails (-EBUSY past the
+ * busy timeout, -ENOSPC, -EIO, …) is rolled back whole and its events stay
+ * queued, retried by the next commit; the error is returned by the call
+ * that ran the commit, or — when the batch's thread ran it — by the next
+ * store_batch_append/flush/close (once). If the chain moved under the
+ * batch (the run was finished, or another store handle appended to it) the
+ * queued events cannot be committed: they are dropped, every later call
+ * returns the error ("N events of run … not recorded: why"), and the log
+ * keeps its valid chain up to the last commit.
+ */
+typedef struct store_batch store_batch;
+typedef struct store_batch_opts {
+    size_t max_events;  /* commit when this many are queued; 0 = STORE_BATCH_EVENTS, at most STORE_BATCH_EVENTS_MAX */
+    unsigned max_ms;    /* commit when the oldest queued is this old; 0 = STORE_BATCH_MS, at most STORE_BATCH_MS_MAX */
+    /* Called with each event once it is committed, in seq order, from the
+     * thread that committed it (the store is locked: it may call the store,
+     * other threads wait). Events that came through store_append are not
+     * passed (their caller has them). May be NULL. */
+    void (*committed)(void *user, const json_t *event);
+    void *user;
+} store_batch_opts;
+#define STORE_BATCH_EVENTS 1000
+#define STORE_BATCH_EVENTS_MAX 10000
+#define STORE_BATCH_MS 10
+#define STORE_BATCH_MS_MAX 1000
+#define STORE_BATCH_BACKLOG 4 /* an append commits itself when 4 x max_events are queued */
+/* Open a batch on run id (which must exist and not be finished; one batch
+ * per run and store: -EBUSY otherwise). o may be NULL (the defaults). The
+ * caller owns *out: store_batch_close it before store_close. */
+int store_batch_open(store *s, const char *id, const store_batch_opts *o, store_batch **out, char **err)
+    __attribute__((warn_unused_result));
+/* Append an event like store_append (same checks, same stored text) but
+ * queued: committed later as described above. payload is borrowed. Any
+ * thread. 0 queued; < 0 the event was not queued (bad type or payload,
+ * -EALREADY after run.finished, the batch broken), or a commit this call
+ * ran or an earlier background commit failed (*err says which; queued
+ * events stay queued). */
+int store_batch_append(store_batch *b, const char *type, const json_t *payload, char **err)
+    __attribute__((warn_unused_result));
+/* Commit everything queued now (several transactions when more than
+ * max_events are queued). 0, or the error of a failed commit. */
+int store_batch_flush(store_batch *b, char **err) __attribute__((warn_unused_result));
+/* Commit what is queued, stop the batch's thread and free it (NULL is
+ * fine). Later appends to the run are single transactions again. < 0 when
+ * a commit failed: "N events of run … not recorded: why". Call it when no
+ * other thread appends to the batch. */
+int store_batch_close(store_batch *b, char **err);
 
 /* A row of the runs index. */
 typedef struct store_run {
