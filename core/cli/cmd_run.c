@@ -368,11 +368,15 @@ static int goal_run_all(goal_run *g)
         if (nl <= 0) {
             free(line);
             status = AGENT_UNDECIDED;
-            answer = join_questions(pr.questions);
-            reason = mem_printf("the planner is not sure (confidence %.2f, threshold %.2f)%s: answer the question%s in "
-                                "the goal, or run with --yes to go ahead%s", pr.confidence, thr,
-                                pr.p ? "" : " and has no plan", json_array_size(pr.questions) == 1 ? "" : "s",
-                                pr.p ? "" : " (there is no plan to go ahead with)");
+            char *qs = join_questions(pr.questions);
+            answer = mem_printf("I could not decide: %s", qs ? qs : "");
+            mem_free(qs);
+            bool one = json_array_size(pr.questions) == 1;
+            reason = pr.p ? mem_printf("the planner is not sure (confidence %.2f, threshold %.2f): answer the "
+                                       "question%s in the goal, or run with --yes to go ahead with the plan it has",
+                                       pr.confidence, thr, one ? "" : "s")
+                          : mem_printf("the planner has no plan (confidence %.2f, threshold %.2f): answer the "
+                                       "question%s in the goal", pr.confidence, thr, one ? "" : "s");
             goto finish;
         }
         /* the answer joins the goal and it is planned again */

@@ -46,6 +46,7 @@ typedef struct orun {
     bool stopping, paused;
     size_t n_done, n_failed, n_skipped;
     bool sandbox_fail;
+    char *first_error;    /* "step ID (skill): error" of the first step that failed (under m) */
     /* events: group-committed (store_batch); elock guards append_rc/err */
     store_batch *batch;
     pthread_mutex_t elock;
@@ -260,9 +261,18 @@ static void run_agent(orun *r, size_t i, const char *instruction, attempt *a)
                      .agent = name,
                      .model = routed ? json_string_value(json_object_get(def, "model")) : NULL};
     agent_outcome out = {0};
+    /* with the batch open, its callback hands the agent's events to the sink
+     * too, in seq order with every other step's: the agent must not */
+    agent_sink quiet = {0};
+    const agent_sink *sink = r->sink;
+    if (r->batch && sink) {
+        quiet = *sink;
+        quiet.event = NULL;
+        sink = &quiet;
+    }
     if (!r->o->prov && !routed) {
         a->error = mem_strdup("no provider for agent steps");
-    } else if (agent_run(r->reg, routed ? NULL : r->o->prov, r->st, &ao, r->sink, &out, &a->error) == 0) {
+    } else if (agent_run(r->reg, routed ? NULL : r->o->prov, r->st, &ao, sink, &out, &a->error) == 0) {
         if (out.status == AGENT_DONE) {
             a->result = json_string(out.answer ? out.answer : "");
         } else {
@@ -415,9 +425,13 @@ static int run_step(orun *r, size_t i, unsigned *seed)
         mem_free(serr);
     }
     emit(r, "step.finished", fin);
-    if (a.code == REGISTRY_E_SANDBOX) {
+    if (a.error) {
         pthread_mutex_lock(&r->m);
-        r->sandbox_fail = true;
+        if (a.code == REGISTRY_E_SANDBOX)
+            r->sandbox_fail = true;
+        if (!r->first_error)
+            r->first_error = mem_printf("step %s (%s) failed: %s", ps->id,
+                                        ps->kind == PLAN_SKILL ? ps->skill : "agent", a.error);
         pthread_mutex_unlock(&r->m);
     }
     mem_free(a.error);
@@ -654,10 +668,15 @@ finish:
         reason = mem_strdup(stop_req ? "stopped by venom runs stop" : "interrupted");
     } else if (r.sandbox_fail) {
         status = AGENT_SANDBOX;
-        reason = mem_strdup("the sandbox a skill needs cannot be set up here (run 'venom doctor')");
+        reason = mem_printf("the sandbox a skill needs cannot be set up here (run 'venom doctor'): %s",
+                            r.first_error ? r.first_error : "");
     } else if (r.n_failed) {
         status = AGENT_FAILED;
-        reason = mem_printf("%zu of %zu steps failed", r.n_failed, n);
+        if (r.n_failed == 1 && r.first_error)
+            reason = mem_strdup(r.first_error);
+        else
+            reason = mem_printf("%zu of %zu steps failed; the first: %s", r.n_failed, n,
+                                r.first_error ? r.first_error : "?");
     } else if (rc < 0) {
         status = AGENT_FAILED;
         reason = mem_strdup(err && *err ? *err : "failed");
@@ -698,6 +717,7 @@ out:
     mem_free(ready);
     mem_free(th);
     mem_free(r.append_err);
+    mem_free(r.first_error);
     pthread_cond_destroy(&r.work);
     pthread_cond_destroy(&r.idle);
     pthread_mutex_destroy(&r.m);

@@ -1641,7 +1641,7 @@ int store_append(store *s, const char *id, const char *type, json_t *payload, js
     pthread_mutex_lock(&s->mu);
     store_batch *b = batch_find(s, id);
     if (b) { /* the run's events are batched: join the batch and commit it */
-        rc = batch_add(b, &p, false, true, out, err);
+        rc = batch_add(b, &p, true, true, out, err);
         goto out;
     }
     if ((src = run_stmt(s, ST_BEGIN)) != SQLITE_OK) {

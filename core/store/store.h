@@ -118,8 +118,9 @@ typedef struct store_batch_opts {
     unsigned max_ms;    /* commit when the oldest queued is this old; 0 = STORE_BATCH_MS, at most STORE_BATCH_MS_MAX */
     /* Called with each event once it is committed, in seq order, from the
      * thread that committed it (the store is locked: it may call the store,
-     * other threads wait). Events that came through store_append are not
-     * passed (their caller has them). May be NULL. */
+     * other threads wait). Events that came through store_append (an agent
+     * step's) are passed too, so the callback sees every event of the run
+     * exactly once and in seq order. May be NULL. */
     void (*committed)(void *user, const json_t *event);
     void *user;
 } store_batch_opts;
