@@ -142,13 +142,25 @@ static void step_note(run *r, const char *fmt, ...)
 
 /* ------------------------------------------------------------ tools */
 
-static bool allowed(const agent_opts *o, const char *full)
+json_t *agent_tool_def(const reg_skill *s, const char *tool_name, bool output_schema)
 {
-    if (!o->skills)
+    const manifest_skill *ms = reg_skill_entry(s);
+    json_t *def = json_pack("{s:s, s:s, s:O}", "name", tool_name, "description",
+                            ms->description ? ms->description : "", "parameters", reg_skill_args_schema(s));
+    if (def && ms->examples && json_array_size(ms->examples))
+        json_object_set(def, "examples", ms->examples);
+    if (def && output_schema && ms->result_schema)
+        json_object_set(def, "output_schema", ms->result_schema);
+    return def;
+}
+
+bool agent_skill_allowed(const char *const *skills, size_t n, const char *full)
+{
+    if (!skills)
         return true;
     size_t plen = strcspn(full, ".");
-    for (size_t i = 0; i < o->n_skills; i++) {
-        const char *a = o->skills[i];
+    for (size_t i = 0; i < n; i++) {
+        const char *a = skills[i];
         if (!strcmp(a, full))
             return true;
         if (strlen(a) == plen && !strncmp(a, full, plen))
@@ -211,7 +223,7 @@ static int build_tools(run *r, char **err)
         return err_set(err, -ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) {
         const reg_skill *s = registry_skill_at(r->reg, i);
-        if (!allowed(r->o, reg_skill_name(s)))
+        if (!agent_skill_allowed(r->o->skills, r->o->n_skills, reg_skill_name(s)))
             continue;
         if (reg_skill_typed(s)) {
             /* a typed C function's argument schema comes from its signature,
@@ -231,13 +243,9 @@ static int build_tools(run *r, char **err)
             continue; /* "a_.b" vs "a.__b": both map to one name; the first (sorted) wins */
         t->skill = s;
         t->doc = pack_doc(r, reg_skill_manifest(s));
-        const manifest_skill *ms = reg_skill_entry(s);
-        json_t *def = json_pack("{s:s, s:s, s:O}", "name", t->name, "description",
-                                ms->description ? ms->description : "", "parameters", reg_skill_args_schema(s));
+        json_t *def = agent_tool_def(s, t->name, false);
         if (!def)
             return err_set(err, -ENOMEM, "out of memory");
-        if (ms->examples && json_array_size(ms->examples))
-            json_object_set(def, "examples", ms->examples);
         json_array_append_new(r->tool_defs, def);
         r->n_tools++;
     }
@@ -246,8 +254,7 @@ static int build_tools(run *r, char **err)
         for (size_t i = 0; i < r->o->n_skills; i++) {
             bool hit = false;
             for (size_t j = 0; j < n && !hit; j++) {
-                const agent_opts one = {.skills = &r->o->skills[i], .n_skills = 1};
-                hit = allowed(&one, reg_skill_name(registry_skill_at(r->reg, j)));
+                hit = agent_skill_allowed(&r->o->skills[i], 1, reg_skill_name(registry_skill_at(r->reg, j)));
             }
             if (!hit) {
                 const char *best[1];

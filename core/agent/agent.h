@@ -86,5 +86,13 @@ int agent_run(struct registry *r, struct provider *p, struct store *s, const age
 
 /* The tool name of a skill: "pack.skill" -> "pack__skill" (into buf). */
 void agent_tool_name(const char *skill, char *buf, size_t n);
+/* Whether an allowlist (--skills, an agent's skills:) of n entries
+ * ("pack", "pack.skill", "pack.*") permits the skill; NULL permits all. */
+bool agent_skill_allowed(const char *const *skills, size_t n, const char *skill);
+struct reg_skill;
+/* The tool definition a provider gets for skill s (name, description,
+ * parameters, examples; with output_schema also the result schema, for the
+ * planner). New reference, NULL on allocation failure. */
+json_t *agent_tool_def(const struct reg_skill *s, const char *tool_name, bool output_schema);
 
 #endif

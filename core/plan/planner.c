@@ -47,27 +47,13 @@ void planner_result_clear(planner_result *r)
 
 /* ------------------------------------------------------------ tools */
 
-static bool allowed(const char *const *skills, size_t n, const char *full)
-{
-    if (!skills)
-        return true;
-    size_t plen = strcspn(full, ".");
-    for (size_t i = 0; i < n; i++) {
-        const char *a = skills[i];
-        if (!strcmp(a, full) || (strlen(a) == plen && !strncmp(a, full, plen)) ||
-            (strlen(a) == plen + 2 && !strncmp(a, full, plen) && !strcmp(a + plen, ".*")))
-            return true;
-    }
-    return false;
-}
-
 json_t *planner_tools(registry *r, const char *const *skills, size_t n_skills)
 {
     json_t *defs = json_array();
     size_t n = r ? registry_skill_count(r) : 0;
     for (size_t i = 0; defs && i < n; i++) {
         const reg_skill *s = registry_skill_at(r, i);
-        if (!allowed(skills, n_skills, reg_skill_name(s)))
+        if (!agent_skill_allowed(skills, n_skills, reg_skill_name(s)))
             continue;
         if (reg_skill_typed(s)) {
             char *lerr = NULL;
@@ -78,17 +64,11 @@ json_t *planner_tools(registry *r, const char *const *skills, size_t n_skills)
         }
         char name[160];
         agent_tool_name(reg_skill_name(s), name, sizeof name);
-        const manifest_skill *ms = reg_skill_entry(s);
-        json_t *def = json_pack("{s:s, s:s, s:O}", "name", name, "description", ms->description ? ms->description : "",
-                                "parameters", reg_skill_args_schema(s));
+        json_t *def = agent_tool_def(s, name, true);
         if (!def) {
             json_decref(defs);
             return NULL;
         }
-        if (ms->examples && json_array_size(ms->examples))
-            json_object_set(def, "examples", ms->examples);
-        if (ms->result_schema)
-            json_object_set(def, "output_schema", ms->result_schema);
         json_array_append_new(defs, def);
     }
     return defs;

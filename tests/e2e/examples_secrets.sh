@@ -156,7 +156,8 @@ chmod 600 "$VENOM_HOME/vault.key"
 venom run "call the API at $base/api with the API token, then fetch the page $base/leak" --json
 expect_rc 0 "venom run with the examples"
 no_token "venom run"
-expect_out '"tool":"secret_token.call"'; expect_out '"tool":"http_fetch.get"'
+# planned: the two steps run the two skills
+expect_out '"skill":"secret_token.call"'; expect_out '"skill":"http_fetch.get"'
 expect_out "the token is [REDACTED]"
 rid=$(head -1 <<<"$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["run_id"])')
 venom runs log "$rid" --json

@@ -71,7 +71,7 @@ verify "cost from the right price" "$f" \
 
 # -- --provider pins the run: no routing
 fresh_home
-vrun run --json --provider a "answer"
+vrun run --json --no-plan --provider a "answer"
 expect_rc 0 "pinned"
 verify "pinned" "$(save_out pinned)" 'not of("route.decided") and evs[0]["provider"] == "a"'
 
