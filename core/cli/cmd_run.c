@@ -178,7 +178,7 @@ typedef struct goal_run {
     unsigned timeout_ms;
     bool plan_only, no_cache, yes, json;
     char id[32];          /* the run ("" with --plan-only: nothing is recorded) */
-    json_t *agents;       /* the config's agents plus "default" */
+    json_t *agents;       /* the config's agents, the packs' (PACK.NAME) and "default" */
     json_t *tools;        /* the planner's tools (run.started) */
     int append_rc;
     char *append_err;
@@ -717,7 +717,7 @@ int cmd_run(cli *c, int argc, char **argv)
                       .skills = (const char *const *)skills, .n_skills = n_skills,
                       .timeout_ms = (unsigned)(timeout_s * 1000), .plan_only = plan_only, .no_cache = no_cache,
                       .yes = yes, .json = json};
-        g.agents = c->cfg->agents ? json_deep_copy(c->cfg->agents) : json_object();
+        g.agents = plan_agents(c->cfg->agents, reg); /* config.yaml's and the packs' (PACK.NAME) */
         if (g.agents && !json_object_get(g.agents, "default")) {
             json_t *def = json_object();
             json_t *sk = json_array();
