@@ -216,7 +216,7 @@ static int pack_info(cli *c, const registry *r, const reg_skill *first, bool jso
                 fprintf(c->out, "%s%s", k ? ", " : " ", json_string_value(json_array_get(sk, k)));
             fputs(json_array_size(sk) ? "\n" : " (every skill)\n", c->out);
             if (json_array_size(kinds)) {
-                fputs("    kinds:", c->out);
+                fputs("    kinds: ", c->out);
                 for (size_t k = 0; k < json_array_size(kinds); k++)
                     fprintf(c->out, "%s%s", k ? ", " : " ", json_string_value(json_array_get(kinds, k)));
                 fputc('\n', c->out);
