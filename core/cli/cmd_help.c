@@ -71,6 +71,7 @@ static const help_entry entries[] = {
      "\n"
      "  list     every installed skill (manifests only: no plugin is loaded)\n"
      "  info     a skill's description, pack, permissions, argument schema, examples\n"
+     "           (info PACK: the pack's skills and agents, PACK.NAME for plans)\n"
      "  run      validate the arguments against the skill's schema and run it;\n"
      "           key=value values are typed by the schema (numbers, true/false,\n"
      "           JSON for arrays and objects); --args-json merges a JSON object\n"

@@ -178,7 +178,7 @@ typedef struct goal_run {
     unsigned timeout_ms;
     bool plan_only, no_cache, yes, json;
     char id[32];          /* the run ("" with --plan-only: nothing is recorded) */
-    json_t *agents;       /* the config's agents plus "default" */
+    json_t *agents;       /* the config's agents, the packs' (PACK.NAME) and "default" */
     json_t *tools;        /* the planner's tools (run.started) */
     int append_rc;
     char *append_err;
@@ -265,6 +265,18 @@ static char *join_questions(const json_t *qs)
     return s ? s : mem_strdup("");
 }
 
+/* *acc += u, key by key (the planner's usage object); *acc made on need. */
+static void usage_add(json_t **acc, const json_t *u)
+{
+    static const char *const keys[] = {"input_tokens", "cached_input_tokens", "cache_write_tokens",
+                                       "output_tokens"};
+    if (!json_is_object(u) || (!*acc && !(*acc = json_object())))
+        return;
+    for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+        json_object_set_new(*acc, keys[i], json_integer(json_integer_value(json_object_get(*acc, keys[i])) +
+                                                        json_integer_value(json_object_get(u, keys[i]))));
+}
+
 /* Plan (cache, planner, clarifying rounds), run, answer. Returns the exit code. */
 static int goal_run_all(goal_run *g)
 {
@@ -272,6 +284,9 @@ static int goal_run_all(goal_run *g)
     int rc = CLI_EXIT_FAILED;
     char *err = NULL, *key = plan_goal_key(g->goal), *goal2 = NULL, *answer = NULL, *reason = NULL;
     planner_result pr = {0};
+    json_t *spent = NULL; /* usage of the planning rounds before this one */
+    double spent_cost = 0;
+    bool spent_unpriced = false;
     plan *p = NULL;
     const char *source = !strcmp(provider_plugin(g->prov), "offline") ? "offline" : "model";
     agent_status status = AGENT_DONE;
@@ -335,8 +350,19 @@ static int goal_run_all(goal_run *g)
             sink_step(g->os, "planning");
         mem_free(err);
         err = NULL;
+        /* earlier rounds' calls count in the run's totals */
+        usage_add(&spent, pr.usage);
+        spent_cost += pr.cost;
+        spent_unpriced |= pr.unpriced;
         planner_result_clear(&pr);
         int prc = planner_plan(g->reg, g->prov, &po, &pr, &err);
+        usage_add(&pr.usage, spent);
+        pr.cost += spent_cost;
+        pr.unpriced |= spent_unpriced;
+        json_decref(spent);
+        spent = NULL;
+        spent_cost = 0;
+        spent_unpriced = false;
         if (prc < 0) {
             status = prc == -EPROTO ? AGENT_FAILED : prc == -ECANCELED ? AGENT_INTERRUPTED
                      : prc == -EIO ? AGENT_PROVIDER : AGENT_FAILED;
@@ -451,7 +477,9 @@ static int goal_run_all(goal_run *g)
                 status != AGENT_INTERRUPTED && store_plan_del(g->st, key, &cerr) == 0)
                 goal_emit(g, "plan.cache", json_pack("{s:s, s:s, s:s}", "key", key, "action", "dropped", "detail",
                                                      reason ? reason : agent_status_name(status)));
-        } else if (status == AGENT_DONE) {
+        } else if (status == AGENT_DONE && !goal2) {
+            /* (a plan made with the user's answers is not kept: the next run
+             * of the same goal asks again) */
             json_t *pj = plan_to_json(p);
             char *text = pj ? json_dumps(pj, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
             if (text && store_plan_put(g->st, key, g->goal, text, source, &cerr) == 0)
@@ -505,6 +533,7 @@ finish:
 out:
     orch_outcome_clear(&oo);
     planner_result_clear(&pr);
+    json_decref(spent);
     plan_free(p);
     mem_free(key);
     mem_free(goal2);
@@ -717,7 +746,7 @@ int cmd_run(cli *c, int argc, char **argv)
                       .skills = (const char *const *)skills, .n_skills = n_skills,
                       .timeout_ms = (unsigned)(timeout_s * 1000), .plan_only = plan_only, .no_cache = no_cache,
                       .yes = yes, .json = json};
-        g.agents = c->cfg->agents ? json_deep_copy(c->cfg->agents) : json_object();
+        g.agents = plan_agents(c->cfg->agents, reg); /* config.yaml's and the packs' (PACK.NAME) */
         if (g.agents && !json_object_get(g.agents, "default")) {
             json_t *def = json_object();
             json_t *sk = json_array();

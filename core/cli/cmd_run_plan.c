@@ -115,6 +115,7 @@ int cmd_run_plan(cli *c, int argc, char **argv)
     bool pinned = false; /* --provider/--model: agent steps are not routed */
     char *err = NULL, *dbpath = NULL, *abswd = NULL, *goal = NULL;
     orch_outcome res = {0};
+    json_t *all_agents = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         bool needs = !strcmp(a, "-f") || !strcmp(a, "--file") || !strcmp(a, "--set") || !strcmp(a, "--parallel") ||
@@ -214,7 +215,13 @@ int cmd_run_plan(cli *c, int argc, char **argv)
         rc = CLI_EXIT_PLUGIN;
         goto out;
     }
-    if (plan_check(p, reg, c->cfg->agents, &err) < 0) {
+    /* config.yaml's agents and the packs' (PACK.NAME; docs/plan.md "Agents") */
+    if (!(all_agents = plan_agents(c->cfg->agents, reg))) {
+        cli_error(c, "out of memory");
+        rc = CLI_EXIT_FAILED;
+        goto out;
+    }
+    if (plan_check(p, reg, all_agents, &err) < 0) {
         cli_error(c, "invalid plan:\n%s", err ? err : "?");
         goto out;
     }
@@ -264,7 +271,7 @@ int cmd_run_plan(cli *c, int argc, char **argv)
                     .cancel = &g_cancel,
                     .timeout_ms = (unsigned)(timeout_s * 1000),
                     .prov = prov,
-                    .agents = c->cfg->agents,
+                    .agents = all_agents,
                     .router = rt};
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
@@ -292,6 +299,7 @@ out:
     store_close(st);
     provider_close(prov);
     plan_free(p);
+    json_decref(all_agents);
     for (size_t i = 0; i < n_vars; i++)
         mem_free((char *)vars[i].name);
     mem_free(vars);

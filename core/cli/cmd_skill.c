@@ -1,5 +1,5 @@
 /*
- * cmd_skill.c — `venom skill list|info|run`.
+ * cmd_skill.c — `venom skill list|info|run` (info PACK: a pack, its skills and agents).
  */
 #include "util/common.h"
 
@@ -151,6 +151,88 @@ static int skill_list(cli *c, int argc, char **argv)
     return CLI_EXIT_OK;
 }
 
+/* The first skill of pack `name` (its pack's manifest), or NULL. */
+static const reg_skill *pack_first(const registry *r, const char *name)
+{
+    for (size_t i = 0; i < registry_skill_count(r); i++) {
+        const reg_skill *s = registry_skill_at(r, i);
+        if (!strcmp(reg_skill_manifest(s)->name, name))
+            return s;
+    }
+    return NULL;
+}
+
+/* `venom skill info PACK`: the pack, its skills and its agents (PACK.NAME). */
+static int pack_info(cli *c, const registry *r, const reg_skill *first, bool json)
+{
+    const manifest *m = reg_skill_manifest(first);
+    json_t *skills = json_array(), *agents = json_object();
+    for (size_t i = 0; skills && i < registry_skill_count(r); i++) {
+        const reg_skill *s = registry_skill_at(r, i);
+        if (reg_skill_manifest(s) == m)
+            json_array_append_new(skills, skill_json(r, s, false));
+    }
+    for (size_t i = 0; agents && i < m->n_agents; i++) {
+        char *qn = mem_printf("%s.%s", m->name, m->agents[i].name);
+        if (qn)
+            json_object_set(agents, qn, m->agents[i].def);
+        mem_free(qn);
+    }
+    json_t *o = skills && agents ? json_pack("{s:s, s:s, s:s, s:s, s:s, s:O, s:O}", "pack", m->name, "version",
+                                             m->version, "description", m->description, "manifest", m->path,
+                                             "isolation", reg_skill_sandboxed(r, first) ? "sandbox" : "in-process",
+                                             "skills", skills, "agents", agents)
+                                 : NULL;
+    if (!o) {
+        json_decref(skills);
+        json_decref(agents);
+        cli_error(c, "out of memory");
+        return CLI_EXIT_INTERNAL;
+    }
+    if (json) {
+        dump(c, o, JSON_COMPACT);
+    } else {
+        char line[160];
+        fprintf(c->out, "%s %s — %s\n\n", m->name, m->version, first_line(m->description, line, sizeof line));
+        fprintf(c->out, "manifest:   %s\n", m->path);
+        fprintf(c->out, "isolation:  %s\n", reg_skill_sandboxed(r, first) ? "sandbox" : "in-process (trusted pack)");
+        fputs("\nskills:\n", c->out);
+        size_t i;
+        json_t *e;
+        json_array_foreach(skills, i, e) fprintf(c->out, "  %s  %s\n", json_string_value(json_object_get(e, "name")),
+                                                 first_line(json_string_value(json_object_get(e, "description")),
+                                                            line, sizeof line));
+        fputs(m->n_agents ? "\nagents (plans name them agent: PACK.NAME; docs/plan.md \"Agents\"):\n" : "\nagents:     none\n",
+              c->out);
+        const char *qn;
+        json_object_foreach(agents, qn, e) {
+            const json_t *sk = json_object_get(e, "skills"), *kinds = json_object_get(e, "kinds");
+            fprintf(c->out, "  %s\n", qn);
+            if (json_string_value(json_object_get(e, "role")))
+                fprintf(c->out, "    role:   %s\n", first_line(json_string_value(json_object_get(e, "role")), line,
+                                                                sizeof line));
+            fputs("    skills:", c->out);
+            for (size_t k = 0; k < json_array_size(sk); k++)
+                fprintf(c->out, "%s%s", k ? ", " : " ", json_string_value(json_array_get(sk, k)));
+            fputs(json_array_size(sk) ? "\n" : " (every skill)\n", c->out);
+            if (json_array_size(kinds)) {
+                fputs("    kinds: ", c->out);
+                for (size_t k = 0; k < json_array_size(kinds); k++)
+                    fprintf(c->out, "%s%s", k ? ", " : " ", json_string_value(json_array_get(kinds, k)));
+                fputc('\n', c->out);
+            }
+            if (json_string_value(json_object_get(e, "model")))
+                fprintf(c->out, "    model:  %s\n", json_string_value(json_object_get(e, "model")));
+            if (json_is_number(json_object_get(e, "budget")))
+                fprintf(c->out, "    budget: %g per step\n", json_number_value(json_object_get(e, "budget")));
+        }
+    }
+    json_decref(o);
+    json_decref(skills);
+    json_decref(agents);
+    return CLI_EXIT_OK;
+}
+
 static int skill_info(cli *c, int argc, char **argv)
 {
     bool json = false;
@@ -166,6 +248,12 @@ static int skill_info(cli *c, int argc, char **argv)
     }
     registry *r;
     const reg_skill *s;
+    if (name && !strchr(name, '.')) { /* a pack: its skills and agents */
+        if (!(r = cli_registry(c)))
+            return CLI_EXIT_INTERNAL;
+        if ((s = pack_first(r, name)))
+            return pack_info(c, r, s, json);
+    }
     int ec = lookup(c, name, "skill info: which skill? usage: venom skill info NAME [--json]", &r, &s);
     if (ec >= 0)
         return ec;

@@ -252,8 +252,8 @@ static int apply_planner(config *c, const doc *d, json_t *v, char **err)
     return 0;
 }
 
-/* agents: {NAME: {role, skills: [...], model, budget}} (docs/plan.md) */
-static int apply_agents(config *c, const doc *d, json_t *v, char **err)
+/* agents: {NAME: {role, skills: [...], model, budget, kinds}} (docs/plan.md); config.yaml's and packs' */
+int config_agents_check(const doc *d, json_t *v, char **err)
 {
     static const char *const keys[] = {"budget", "kinds", "model", "role", "skills"};
     if (!json_is_object(v))
@@ -291,6 +291,14 @@ static int apply_agents(config *c, const doc *d, json_t *v, char **err)
                                                          : "a string", err);
         }
     }
+    return 0;
+}
+
+static int apply_agents(config *c, const doc *d, json_t *v, char **err)
+{
+    int rc = config_agents_check(d, v, err);
+    if (rc < 0)
+        return rc;
     json_decref(c->agents);
     c->agents = json_deep_copy(v);
     return c->agents ? 0 : -ENOMEM;

@@ -54,6 +54,13 @@ typedef struct config {
     unsigned planner_repairs; /* planner.repairs: corrected plans asked for; default 2 */
 } config;
 
+struct doc;
+/* Check an agents: mapping {NAME: {role, skills, model, budget, kinds}} found
+ * at /agents of d (config.yaml's, or a pack manifest's: docs/plan.md
+ * "Agents"). 0, or -EINVAL with one line "file:line: problem" in *err. Any
+ * thread; v is only read. */
+int config_agents_check(const struct doc *d, json_t *v, char **err) __attribute__((warn_unused_result));
+
 /* Load defaults, the file and the environment. *err is one line. */
 int config_load(config **out, char **err) __attribute__((warn_unused_result));
 void config_free(config *c);

@@ -1130,6 +1130,73 @@ static bool need_exists(const registry *r, const char *need)
     return false;
 }
 
+json_t *plan_agents(const json_t *config_agents, const registry *r)
+{
+    json_t *all = config_agents ? json_deep_copy(config_agents) : json_object();
+    const manifest *seen[64];
+    size_t n_seen = 0;
+    for (size_t i = 0; all && r && i < registry_skill_count(r); i++) {
+        const manifest *m = reg_skill_manifest(registry_skill_at(r, i));
+        bool dup = false;
+        for (size_t k = 0; k < n_seen && !dup; k++)
+            dup = seen[k] == m;
+        if (dup || !m || !m->n_agents)
+            continue;
+        if (n_seen < ARRAY_SIZE(seen))
+            seen[n_seen++] = m;
+        for (size_t k = 0; k < m->n_agents; k++) {
+            char *qn = mem_printf("%s.%s", m->name, m->agents[k].name);
+            char *src = mem_printf("%s:%d", m->path, m->agents[k].skills_line);
+            json_t *def = json_deep_copy(m->agents[k].def);
+            bool ok = qn && src && def && json_object_set_new(def, "pack", json_string(m->name)) == 0 &&
+                      json_object_set_new(def, "source", json_string(src)) == 0;
+            /* config.yaml wins a clash (none can happen: config names have no pack prefix to
+             * collide with, but the rule is stated in docs/plan.md) */
+            if (ok && !json_object_get(all, qn))
+                ok = json_object_set(all, qn, def) == 0;
+            json_decref(def);
+            mem_free(qn);
+            mem_free(src);
+            if (!ok) {
+                json_decref(all);
+                return NULL;
+            }
+        }
+    }
+    return all;
+}
+
+/* A pack agent's skills allowlist names only installed skills or packs
+ * (its own pack, other packs): else one problem at the step, naming the
+ * manifest's file:line. */
+static void check_pack_agent(problems *pr, const char *ptr, const plan_step *s, const char *name, const json_t *def,
+                             const registry *r)
+{
+    const char *pack = json_string_value(json_object_get(def, "pack"));
+    const json_t *skills = json_object_get(def, "skills");
+    if (!pack || !r)
+        return;
+    for (size_t j = 0; j < json_array_size(skills); j++) {
+        const char *allow = json_string_value(json_array_get(skills, j));
+        if (!allow)
+            continue;
+        char need[256];
+        snprintf(need, sizeof need, "%s", allow);
+        size_t ln = strlen(need);
+        if (ln > 2 && !strcmp(need + ln - 2, ".*"))
+            need[ln - 2] = '\0';
+        if (need_exists(r, need))
+            continue;
+        const char *best[1];
+        size_t nb = registry_suggest(r, need, best, 1);
+        const char *dot = strchr(name, '.');
+        problem(pr, ptr, "step '%s': agent '%s' of pack %s (%s) allows '%s', which is no installed skill or pack%s%s%s; "
+                "install it, or fix agents.%s.skills in the pack's manifest", s->id, name, pack,
+                json_string_value(json_object_get(def, "source")) ?: "?", allow, nb ? " (did you mean '" : "",
+                nb ? best[0] : "", nb ? "'?)" : "", dot ? dot + 1 : name);
+    }
+}
+
 /* An agent step: its needs exist; its agent exists and can take it, or
  * (auction) some agent can. */
 static void check_agent(problems *pr, const plan_step *s, const char *base, const registry *r, const json_t *agents)
@@ -1166,8 +1233,16 @@ static void check_agent(problems *pr, const plan_step *s, const char *base, cons
                     nb ? best[0] : "", nb ? "'?)" : "",
                     nn ? "the agents are: " : "define it in config.yaml under agents: (docs/plan.md)", nn ? list : "");
         } else if (!plan_agent_eligible(s, def, why, sizeof why)) {
-            problem(pr, ptr, "step '%s': agent '%s' cannot take it: it %s; add that to agents.%s in config.yaml, or "
-                    "write agent: auto to let an auction pick an agent that can", s->id, s->agent, why, s->agent);
+            if (json_object_get(def, "pack"))
+                problem(pr, ptr, "step '%s': agent '%s' cannot take it: it %s (its skills are in %s); name another "
+                        "agent, or write agent: auto to let an auction pick an agent that can", s->id, s->agent, why,
+                        json_string_value(json_object_get(def, "source")) ?: "its pack's manifest");
+            else
+                problem(pr, ptr, "step '%s': agent '%s' cannot take it: it %s; add that to agents.%s in config.yaml, "
+                        "or write agent: auto to let an auction pick an agent that can", s->id, s->agent, why,
+                        s->agent);
+        } else {
+            check_pack_agent(pr, ptr, s, s->agent, def, r);
         }
         return;
     }
@@ -1175,8 +1250,11 @@ static void check_agent(problems *pr, const plan_step *s, const char *base, cons
     buf b = {0};
     size_t n_ok = 0;
     json_object_foreach((json_t *)agents, k, v) {
-        if (plan_agent_eligible(s, v, why, sizeof why))
+        if (plan_agent_eligible(s, v, why, sizeof why)) {
             n_ok++;
+            snprintf(ptr, sizeof ptr, "%s", base);
+            check_pack_agent(pr, ptr, s, k, v, r); /* it would bid */
+        }
         else if (b.len < 600)
             pr->oom |= buf_printf(&b, "%s%s %s", b.len ? "; " : "", k, why) != 0;
     }

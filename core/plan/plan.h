@@ -100,6 +100,16 @@ int plan_load(const char *path, const plan_var *vars, size_t n_vars, plan **out,
  */
 int plan_check(plan *p, struct registry *r, const json_t *agents, char **err) __attribute__((warn_unused_result));
 
+/*
+ * The agents plans may name or auction to: a copy of config_agents (config
+ * agents:, may be NULL) plus the agents every pack of r declares, as
+ * PACK.NAME, each with "pack" (its pack) and "source" ("manifest:line" of
+ * its skills) added. A config agent of the same name wins. plan_check checks
+ * a pack agent's skills name installed skills or packs. New reference; NULL
+ * on no memory.
+ */
+json_t *plan_agents(const json_t *config_agents, const struct registry *r);
+
 /* NULL is fine. */
 void plan_free(plan *p);
 

@@ -349,9 +349,9 @@ out:
         json_t *u = out->usage;
         unsigned at = out->attempts;
         double cost = out->cost;
+        bool unp = out->unpriced; /* (read before the clear zeroes it) */
         out->usage = NULL;
         planner_result_clear(out);
-        bool unp = out->unpriced;
         *out = (planner_result){.usage = u, .attempts = at, .cost = cost, .unpriced = unp, .confidence = 1};
     }
     return rc;

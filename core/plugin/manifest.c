@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config/config.h"
 #include "util/buf.h"
 #include "util/doc.h"
 #include "util/err.h"
@@ -892,10 +893,54 @@ static int check_providers(const mctx *c, json_t *root, manifest *m)
     return 0;
 }
 
+/* "agents": {NAME: {role, skills, model, budget, kinds}}: checked as
+ * config.yaml's agents: are (config_agents_check), names as pack names. */
+static int check_agents(const mctx *c, json_t *root, manifest *m)
+{
+    loc top = loc_root(), l = loc_key(&top, "agents");
+    json_t *obj = json_object_get(root, "agents"), *a;
+    const char *name;
+    int rc;
+    if (!obj)
+        return 0;
+    if (!json_is_object(obj))
+        return want_type(c, &l, obj, "an object",
+                         "write e.g. {\"counter\": {\"role\": \"You count things.\", \"skills\": [\"text\"]}}");
+    size_t n = json_object_size(obj);
+    if (n > MANIFEST_MAX_SKILLS)
+        return bad(c, &l, "%zu agents is more than the limit of %d; split the pack", n, MANIFEST_MAX_SKILLS);
+    json_object_foreach(obj, name, a) {
+        if (!manifest_name_ok(name)) {
+            loc ln = loc_key(&l, name);
+            int line = doc_line(c->d, ln.ptr);
+            return bad_line(c, line ? line : doc_line(c->d, l.ptr),
+                            "agent name \"%s\" is not valid; use " NAME_RULE " (plans name it %s.NAME)",
+                            jsonx_clipped(name).s, m->name);
+        }
+    }
+    if ((rc = config_agents_check(c->d, obj, c->err)) < 0)
+        return rc;
+    if (n && !(m->agents = mem_calloc(n, sizeof *m->agents)))
+        return -ENOMEM;
+    json_object_foreach(obj, name, a) {
+        manifest_agent *out = &m->agents[m->n_agents++];
+        loc la = loc_key(&l, name), lsk = loc_key(&la, "skills");
+        out->line = doc_line(c->d, la.ptr);
+        out->skills_line = json_object_get(a, "skills") ? doc_line(c->d, lsk.ptr) : out->line;
+        if ((rc = dup_str(name, &out->name)) < 0 || !(out->def = json_deep_copy(a)))
+            return -ENOMEM;
+        if (!json_object_get(out->def, "skills") &&
+            json_object_set_new(out->def, "skills", json_pack("[s]", m->name)) < 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
 static int from_doc(const doc *d, const char *path, bool check_files, manifest **out, char **err)
 {
     static const char *const keys[] = {"name",      "version",     "description", "license", "library",
-                                       "isolation", "permissions", "limits",      "skills",  "providers"};
+                                       "isolation", "permissions", "limits",      "skills",  "providers",
+                                       "agents"};
     mctx c = {.d = d, .file = path, .err = err, .check_files = check_files};
     loc top = loc_root();
     json_t *root = doc_root(d);
@@ -981,7 +1026,8 @@ static int from_doc(const doc *d, const char *path, bool check_files, manifest *
         }
     }
     if ((rc = check_permissions(&c, root, m)) < 0 || (rc = check_limits(&c, root, m)) < 0 ||
-        (rc = check_skills(&c, root, m)) < 0 || (rc = check_providers(&c, root, m)) < 0)
+        (rc = check_skills(&c, root, m)) < 0 || (rc = check_providers(&c, root, m)) < 0 ||
+        (rc = check_agents(&c, root, m)) < 0)
         goto out;
 
     loc lsk = loc_key(&top, "skills");
@@ -1128,6 +1174,11 @@ void manifest_free(manifest *m)
         mem_free(m->providers[i].description);
     }
     mem_free(m->providers);
+    for (size_t i = 0; i < m->n_agents; i++) {
+        mem_free(m->agents[i].name);
+        json_decref(m->agents[i].def);
+    }
+    mem_free(m->agents);
     strv_free(&m->perms.fs_read);
     strv_free(&m->perms.fs_write);
     strv_free(&m->perms.net_hosts);

@@ -43,6 +43,16 @@ typedef struct manifest_provider {
     int line;
 } manifest_provider;
 
+/* An agent the pack declares ("agents": {NAME: {...}}, docs/plan.md
+ * "Agents"): plans name it PACK.NAME. */
+typedef struct manifest_agent {
+    char *name;  /* NAME, unqualified (manifest_name_ok) */
+    json_t *def; /* owned: {role, skills, model, budget, kinds} as written (checked as
+                  * config.yaml's agents:), "skills" defaulting to [PACK] */
+    int line;    /* line of the agent in the manifest */
+    int skills_line; /* line of its "skills" (the agent's line when absent) */
+} manifest_agent;
+
 enum { MANIFEST_NET_NONE = 0, MANIFEST_NET_HOSTS = 1, MANIFEST_NET_FULL = 2 };
 enum { MANIFEST_ISO_SANDBOX = 0, MANIFEST_ISO_INPROCESS = 1 };
 
@@ -75,6 +85,8 @@ typedef struct manifest {
     size_t n_skills;
     manifest_provider *providers;
     size_t n_providers;
+    manifest_agent *agents; /* in the manifest's order */
+    size_t n_agents;
 } manifest;
 
 /*

@@ -2182,6 +2182,26 @@ fail:
  * other step after the first depends_on the step before it. qs collects the
  * questions.
  */
+/* A goal planned again with the user's answer (venom run on a terminal,
+ * docs/plan.md "Planning a goal"): "GOAL\n\nQuestions asked:\nQ…\nThe
+ * user's answer: A", once per round. The questions are the engine's own
+ * words ("…; or put the text in quotes"): read as goal they would split
+ * steps and match tools, so each block up to the answer is dropped, in
+ * place, leaving the goal and the answers. */
+static void drop_questions(char *text)
+{
+    static const char head[] = "\n\nQuestions asked:\n", tail[] = "\nThe user's answer: ";
+    char *at = text;
+    while ((at = strstr(at, head)) != NULL) {
+        char *end = strstr(at + sizeof head - 1, tail);
+        if (!end)
+            break;
+        end += sizeof tail - 1;
+        *at++ = '\n'; /* the answer stays a line of its own */
+        memmove(at, end, strlen(end) + 1);
+    }
+}
+
 static int plan_answer(const offline_opts *o, const json_t *req, goal_t *g, tool *tools, size_t ntools,
                        unsigned char *used, json_t *qs, json_t **res)
 {
@@ -2397,6 +2417,8 @@ int offline_engine_answer(const offline_opts *o, const json_t *req, const offlin
     }
     if (!(gtext = content_text(json_object_get(json_array_get(msgs, user), "content"))))
         goto out;
+    if (plan)
+        drop_questions(gtext);
     if (!(qs = json_array()))
         goto out;
 

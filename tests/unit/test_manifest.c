@@ -238,7 +238,7 @@ static void test_json_errors(void **state)
         /* unknown keys at several depths, with the line and the suggestion */
         {"\"license\": \"MIT\",", "\"licence\": \"MIT\",",
          "venom.json:5: unknown key 'licence' in the top level (allowed: name, version, description, license, "
-         "library, isolation, permissions, limits, skills, providers); did you mean 'license'?"},
+         "library, isolation, permissions, limits, skills, providers, agents); did you mean 'license'?"},
         {"\"description\": \"Read a file\"", "\"descripton\": \"Read a file\"",
          "venom.json:15: unknown key 'descripton' in skills[0] (allowed: name, description, args, result, examples, "
          "function); did you mean 'description'?"},
@@ -407,6 +407,82 @@ static void test_yaml_errors(void **state)
     mem_free(text);
 }
 
+/* "agents": {NAME: {role, skills, model, budget, kinds}} (docs/plan.md "Agents") */
+static const char *AGENTS_YAML = "name: notes\n"
+                                 "version: 1.0.0\n"
+                                 "description: Notes\n"
+                                 "skills:\n"
+                                 "  - name: pow\n"
+                                 "    description: x to the y\n"
+                                 "    function: {library: libm.so.6, symbol: pow, returns: double}\n"
+                                 "agents:\n"                                        /* 8 */
+                                 "  counter:\n"                                     /* 9 */
+                                 "    role: You count things.\n"                    /* 10 */
+                                 "    skills: [text, fs.read]\n"                    /* 11 */
+                                 "    kinds: [count]\n"                             /* 12 */
+                                 "    model: local/m\n"                             /* 13 */
+                                 "    budget: 0.25\n"                               /* 14 */
+                                 "  helper: {role: Helps.}\n";                      /* 15 */
+
+static void test_agents(void **state)
+{
+    (void)state;
+    manifest *m = parse_ok(AGENTS_YAML, "/packs/notes/venom.yaml");
+    assert_int_equal(m->n_agents, 2);
+    assert_string_equal(m->agents[0].name, "counter");
+    assert_int_equal(m->agents[0].line, 9);
+    assert_int_equal(m->agents[0].skills_line, 11);
+    json_t *want = json_pack("{s:s, s:[s, s], s:[s], s:s, s:f}", "role", "You count things.", "skills", "text",
+                             "fs.read", "kinds", "count", "model", "local/m", "budget", 0.25);
+    assert_true(json_equal(m->agents[0].def, want));
+    json_decref(want);
+    /* no skills: the agent's own pack */
+    assert_string_equal(m->agents[1].name, "helper");
+    assert_int_equal(m->agents[1].skills_line, 15);
+    want = json_pack("{s:s, s:[s]}", "role", "Helps.", "skills", "notes");
+    assert_true(json_equal(m->agents[1].def, want));
+    json_decref(want);
+    manifest_free(m);
+
+    /* a pack without agents has none */
+    m = parse_ok(GOOD_JSON, "/packs/fs/venom.json");
+    assert_int_equal(m->n_agents, 0);
+    assert_null(m->agents);
+    manifest_free(m);
+
+    static const bad_case cases[] = {
+        {"  counter:\n", "  Counter.x:\n",
+         "venom.yaml:9: agent name \"Counter.x\" is not valid; use lowercase letters, digits, '-' and '_'"},
+        {"    role: You count things.\n", "    rol: You count things.\n",
+         "venom.yaml:10: unknown key 'agents.counter.rol' (allowed: budget, kinds, model, role, skills); did you mean "
+         "'role'?"},
+        {"    skills: [text, fs.read]\n", "    skills: text\n",
+         "venom.yaml:11: 'agents.counter.skills' must be a list of skills (\"pack\", \"pack.skill\" or \"pack.*\")"},
+        {"    skills: [text, fs.read]\n", "    skills: [text, \"\"]\n", "venom.yaml:11: 'agents.counter.skills' must be"},
+        {"    kinds: [count]\n", "    kinds: [1]\n",
+         "venom.yaml:12: 'agents.counter.kinds' must be a list of task kinds"},
+        {"    budget: 0.25\n", "    budget: -1\n",
+         "venom.yaml:14: 'agents.counter.budget' must be a number >= 0 (money per step; 0 = no limit)"},
+        {"    model: local/m\n", "    model: 3\n", "venom.yaml:13: 'agents.counter.model' must be a string"},
+        {"  helper: {role: Helps.}\n", "  helper: Helps.\n",
+         "venom.yaml:15: 'agents.helper' must be a mapping (role, skills, model, budget)"},
+    };
+    /* agents: a list instead of a mapping */
+    const char *tail = strstr(AGENTS_YAML, "agents:\n");
+    char *text = mem_printf("%.*sagents: [counter]\n", (int)(tail - AGENTS_YAML), AGENTS_YAML);
+    char *err = parse_err(text, "venom.yaml", -EINVAL);
+    assert_contains(err, "venom.yaml:8: 'agents' must be an object, got an array; write e.g. {\"counter\": ");
+    mem_free(err);
+    mem_free(text);
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        text = patch(AGENTS_YAML, cases[i].from, cases[i].to);
+        err = parse_err(text, "venom.yaml", -EINVAL);
+        assert_contains(err, cases[i].want);
+        mem_free(err);
+        mem_free(text);
+    }
+}
+
 static void test_limits_of_size_and_depth(void **state)
 {
     (void)state;
@@ -550,6 +626,7 @@ int main(void)
         cmocka_unit_test(test_json_errors),
         cmocka_unit_test(test_structural_errors),
         cmocka_unit_test(test_yaml_errors),
+        cmocka_unit_test(test_agents),
         cmocka_unit_test(test_limits_of_size_and_depth),
         cmocka_unit_test(test_find_and_load),
         cmocka_unit_test(test_alloc_failure),
