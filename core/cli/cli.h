@@ -65,4 +65,14 @@ struct registry *cli_registry(cli *c);
 /* Print "venom: <msg>" to stderr (or a JSON error object with --json). */
 void cli_error(cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* A whole-number option value from min to max into *out; -1 after printing
+ * "CMD: OPT 'V': expected a whole number from MIN to MAX". */
+int cli_uint_arg(cli *c, const char *cmd, const char *opt, const char *v, unsigned long min, unsigned long max,
+                 unsigned long *out);
+struct router_opts;
+/* The routing options `venom run` and `venom run -f` share: opt is
+ * --day-budget (an amount >= 0) or --route-seed (0 to 2^53 - 1); parsed
+ * into *ro. 0, or -1 after printing the error. */
+int cli_route_arg(cli *c, const char *opt, const char *v, struct router_opts *ro);
+
 #endif

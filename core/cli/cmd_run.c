@@ -140,20 +140,6 @@ static const char usage[] =
     "                 [--day-budget X] [--route-seed N] [--local-only]\n"
     "                 [--plan-only] [--no-plan] [--no-cache] [--yes]";
 
-static int parse_uint(cli *c, const char *opt, const char *v, unsigned long min, unsigned long max,
-                      unsigned long *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long n = strtoul(v, &end, 10);
-    if (errno || end == v || *end || v[0] == '-' || n < min || n > max) {
-        cli_error(c, "run: %s '%s': expected a whole number from %lu to %lu", opt, v, min, max);
-        return -1;
-    }
-    *out = n;
-    return 0;
-}
-
 static char *open_store_path(cli *c)
 {
     if (mkdir(c->cfg->home, 0700) < 0 && errno != EEXIST) {
@@ -610,11 +596,11 @@ int cmd_run(cli *c, int argc, char **argv)
             mem_free(copy);
         } else if (!strcmp(a, "--max-steps")) {
             NEEDV();
-            if (parse_uint(c, a, v, 1, 10000, &max_steps) < 0)
+            if (cli_uint_arg(c, "run", a, v, 1, 10000, &max_steps) < 0)
                 goto out;
         } else if (!strcmp(a, "--timeout")) {
             NEEDV();
-            if (parse_uint(c, a, v, 0, 604800, &timeout_s) < 0)
+            if (cli_uint_arg(c, "run", a, v, 0, 604800, &timeout_s) < 0)
                 goto out;
         } else if (!strcmp(a, "--max-cost")) {
             NEEDV();
@@ -624,25 +610,10 @@ int cmd_run(cli *c, int argc, char **argv)
                 cli_error(c, "run: --max-cost '%s': expected an amount >= 0 (0 = no limit)", v);
                 goto out;
             }
-        } else if (!strcmp(a, "--day-budget")) {
+        } else if (!strcmp(a, "--day-budget") || !strcmp(a, "--route-seed")) {
             NEEDV();
-            char *end;
-            ropts.day_budget = strtod(v, &end);
-            if (end == v || *end || !(ropts.day_budget >= 0)) {
-                cli_error(c, "run: --day-budget '%s': expected an amount >= 0 (0 = the config's budget.day)", v);
+            if (cli_route_arg(c, a, v, &ropts) < 0)
                 goto out;
-            }
-        } else if (!strcmp(a, "--route-seed")) {
-            NEEDV();
-            char *end;
-            errno = 0;
-            unsigned long long sd = strtoull(v, &end, 10);
-            if (errno || end == v || *end || v[0] == '-' || sd > (1ULL << 53) - 1) {
-                cli_error(c, "run: --route-seed '%s': expected a whole number from 0 to 9007199254740991", v);
-                goto out;
-            }
-            ropts.seed = sd;
-            ropts.seeded = true;
         } else if (!strcmp(a, "--local-only")) {
             ropts.local_only = true;
         } else if (!strcmp(a, "--plan-only")) {

@@ -85,20 +85,6 @@ static void sink_event(void *user, const json_t *ev)
     pthread_mutex_unlock(&o->lock);
 }
 
-static int parse_ulong(cli *c, const char *opt, const char *v, unsigned long min, unsigned long max,
-                       unsigned long *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long n = strtoul(v, &end, 10);
-    if (errno || end == v || *end || v[0] == '-' || n < min || n > max) {
-        cli_error(c, "run: %s '%s': expected a whole number from %lu to %lu", opt, v, min, max);
-        return -1;
-    }
-    *out = n;
-    return 0;
-}
-
 int cmd_run_plan(cli *c, int argc, char **argv)
 {
     const char *file = NULL, *workdir = c->cfg->workdir, *provider_name = c->cfg->provider, *model = c->cfg->model;
@@ -152,10 +138,10 @@ int cmd_run_plan(cli *c, int argc, char **argv)
             }
             vars[n_vars++] = (plan_var){.name = name, .value = eq + 1};
         } else if (!strcmp(a, "--parallel")) {
-            if (parse_ulong(c, a, v, 1, 1024, &parallel) < 0)
+            if (cli_uint_arg(c, "run", a, v, 1, 1024, &parallel) < 0)
                 goto out;
         } else if (!strcmp(a, "--timeout")) {
-            if (parse_ulong(c, a, v, 0, 604800, &timeout_s) < 0)
+            if (cli_uint_arg(c, "run", a, v, 0, 604800, &timeout_s) < 0)
                 goto out;
         } else if (!strcmp(a, "--workdir")) {
             workdir = v;
@@ -165,23 +151,9 @@ int cmd_run_plan(cli *c, int argc, char **argv)
         } else if (!strcmp(a, "--model")) {
             model = v;
             pinned = true;
-        } else if (!strcmp(a, "--day-budget")) {
-            char *end;
-            ropts.day_budget = strtod(v, &end);
-            if (end == v || *end || !(ropts.day_budget >= 0)) {
-                cli_error(c, "run: --day-budget '%s': expected an amount >= 0 (0 = the config's budget.day)", v);
+        } else if (!strcmp(a, "--day-budget") || !strcmp(a, "--route-seed")) {
+            if (cli_route_arg(c, a, v, &ropts) < 0)
                 goto out;
-            }
-        } else if (!strcmp(a, "--route-seed")) {
-            char *end;
-            errno = 0;
-            unsigned long long sd = strtoull(v, &end, 10);
-            if (errno || end == v || *end || v[0] == '-' || sd > (1ULL << 53) - 1) {
-                cli_error(c, "run: --route-seed '%s': expected a whole number from 0 to 9007199254740991", v);
-                goto out;
-            }
-            ropts.seed = sd;
-            ropts.seeded = true;
         } else if (!strcmp(a, "--json")) {
             json = true;
         } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {

@@ -13,6 +13,7 @@
 #include "plugin/host.h"
 #include "plugin/loader.h"
 #include "plugin/registry.h"
+#include "route/route.h"
 #include "security/vault.h"
 #include "util/err.h"
 #include "util/suggest.h"
@@ -44,6 +45,42 @@ void cli_error(cli *c, const char *fmt, ...)
     va_end(ap);
     fprintf(c->err, "venom: %s\n", msg ? msg : "out of memory");
     mem_free(msg);
+}
+
+int cli_uint_arg(cli *c, const char *cmd, const char *opt, const char *v, unsigned long min, unsigned long max,
+                 unsigned long *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long n = strtoul(v, &end, 10);
+    if (errno || end == v || *end || v[0] == '-' || n < min || n > max) {
+        cli_error(c, "%s: %s '%s': expected a whole number from %lu to %lu", cmd, opt, v, min, max);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+int cli_route_arg(cli *c, const char *opt, const char *v, router_opts *ro)
+{
+    char *end;
+    if (!strcmp(opt, "--day-budget")) {
+        ro->day_budget = strtod(v, &end);
+        if (end == v || *end || !(ro->day_budget >= 0)) {
+            cli_error(c, "run: --day-budget '%s': expected an amount >= 0 (0 = the config's budget.day)", v);
+            return -1;
+        }
+        return 0;
+    }
+    errno = 0;
+    unsigned long long sd = strtoull(v, &end, 10);
+    if (errno || end == v || *end || v[0] == '-' || sd > (1ULL << 53) - 1) {
+        cli_error(c, "run: --route-seed '%s': expected a whole number from 0 to 9007199254740991", v);
+        return -1;
+    }
+    ro->seed = sd;
+    ro->seeded = true;
+    return 0;
 }
 
 static const char *const level_names[] = {"error", "warning", "info", "debug"};
