@@ -461,6 +461,81 @@ char *plan_goal_key(const char *goal)
     return k;
 }
 
+/* Append JSON text t to b as YAML reads it back: JSON is YAML flow syntax,
+ * but YAML allows fewer raw characters in a string than JSON (no DEL, no C1
+ * controls, no U+FEFF, U+FFFE, U+FFFF) and folds its line breaks NEL,
+ * U+2028 and U+2029 into spaces, so those become \u escapes, which mean
+ * the same in both. */
+static bool yaml_put(buf *b, const char *t)
+{
+    bool ok = true;
+    for (const unsigned char *q = (const unsigned char *)t; ok && *q; q++) {
+        unsigned cp = 0;
+        size_t len = 0;
+        if (q[0] == 0x7f)
+            cp = 0x7f, len = 1;
+        else if (q[0] == 0xc2 && q[1] >= 0x80 && q[1] <= 0x9f)
+            cp = q[1], len = 2;
+        else if ((q[0] == 0xe2 && q[1] == 0x80 && (q[2] == 0xa8 || q[2] == 0xa9)) ||
+                 (q[0] == 0xef && q[1] == 0xbb && q[2] == 0xbf) ||
+                 (q[0] == 0xef && q[1] == 0xbf && (q[2] == 0xbe || q[2] == 0xbf)))
+            cp = (q[0] & 0x0fu) << 12 | (q[1] & 0x3fu) << 6 | (q[2] & 0x3fu), len = 3;
+        if (len) {
+            ok = buf_printf(b, "\\u%04X", cp) == 0;
+            q += len - 1;
+        } else {
+            ok = buf_printf(b, "%c", (char)*q) == 0;
+        }
+    }
+    return ok;
+}
+
+/* v in YAML flow syntax (JSON, escaped by yaml_put), with "? " before an
+ * object key whose text passes YAML_KEY_MAX bytes: YAML reads `"key": v`
+ * as an implicit key, which may not be longer than 1024 characters; an
+ * explicit one ("? key") may. */
+#define YAML_KEY_MAX 1000
+static bool flow_json(buf *b, const json_t *v)
+{
+    if (json_is_object(v)) {
+        bool ok = buf_puts(b, "{") == 0, first = true;
+        const char *k;
+        json_t *e;
+        json_object_foreach((json_t *)v, k, e) {
+            json_t *ks = json_string(k);
+            char *kt = ks ? json_dumps(ks, JSON_ENCODE_ANY) : NULL;
+            buf kb = {0};
+            ok = ok && kt && yaml_put(&kb, kt) &&
+                 buf_printf(b, "%s%s%s: ", first ? "" : ", ", kb.len > YAML_KEY_MAX ? "? " : "", buf_str(&kb)) == 0 &&
+                 flow_json(b, e);
+            buf_release(&kb);
+            free(kt);
+            json_decref(ks);
+            first = false;
+        }
+        return ok && buf_puts(b, "}") == 0;
+    }
+    if (json_is_array(v)) {
+        bool ok = buf_puts(b, "[") == 0;
+        for (size_t i = 0; ok && i < json_array_size(v); i++)
+            ok = (!i || buf_puts(b, ", ") == 0) && flow_json(b, json_array_get(v, i));
+        return ok && buf_puts(b, "]") == 0;
+    }
+    char *t = json_dumps(v, JSON_ENCODE_ANY);
+    bool ok = t && yaml_put(b, t);
+    free(t);
+    return ok;
+}
+
+/* v as one line of YAML flow syntax that reads back as v; mem_free it. */
+static char *yaml_json(const json_t *v)
+{
+    buf b = {0};
+    char *s = flow_json(&b, v) ? buf_detach(&b) : NULL;
+    buf_release(&b);
+    return s;
+}
+
 char *plan_to_yaml(const json_t *pj)
 {
     buf b = {0};
@@ -470,9 +545,9 @@ char *plan_to_yaml(const json_t *pj)
     json_object_foreach((json_t *)pj, key, v) {
         if (!strcmp(key, "steps"))
             continue;
-        char *t = json_dumps(v, JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
+        char *t = yaml_json(v);
         ok = ok && t && buf_printf(&b, "%s: %s\n", key, t) == 0;
-        free(t);
+        mem_free(t);
     }
     ok = ok && buf_puts(&b, "steps:\n") == 0;
     size_t i;
@@ -480,9 +555,9 @@ char *plan_to_yaml(const json_t *pj)
     json_array_foreach(json_object_get(pj, "steps"), i, st) {
         bool first = true;
         json_object_foreach(st, key, v) {
-            char *t = json_dumps(v, JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
+            char *t = yaml_json(v);
             ok = ok && t && buf_printf(&b, "  %s %s: %s\n", first ? "-" : " ", key, t) == 0;
-            free(t);
+            mem_free(t);
             first = false;
         }
     }

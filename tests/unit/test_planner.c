@@ -73,6 +73,64 @@ static void test_goal_key(void **state)
     key_is("a.b", "a.b");
 }
 
+/* Characters JSON takes raw but YAML does not (fuzz_planner found DEL in a
+ * skill name): the YAML form escapes them and reads back the same. */
+static void test_yaml_raw_characters(void **state)
+{
+    (void)state;
+    const char *src = "{\"version\": 1, \"steps\": [{\"id\": \"a\", \"skill\": \"x.del\\u007f\", \"args\": "
+                      "{\"c1\": \"\\u0080\\u009f\\u0085 \\u2028\\u2029\", \"bom\": \"\\ufeff\\ufffe\\uffff \\u00e9\"}}]}";
+    plan *p = NULL, *q = NULL;
+    char *err = NULL;
+    assert_int_equal(plan_parse(src, strlen(src), "p.json", NULL, 0, &p, &err), 0);
+    json_t *pj = plan_to_json(p);
+    char *yaml = plan_to_yaml(pj);
+    assert_non_null(yaml);
+    assert_non_null(strstr(yaml, "\\u007F"));
+    int rc = plan_parse(yaml, strlen(yaml), "out.yaml", NULL, 0, &q, &err);
+    if (rc < 0)
+        fail_msg("%s\n---\n%s", err, yaml);
+    json_t *qj = plan_to_json(q);
+    assert_true(json_equal(pj, qj));
+    json_decref(pj);
+    json_decref(qj);
+    mem_free(yaml);
+    plan_free(p);
+    plan_free(q);
+    mem_free(err);
+}
+
+/* An argument name longer than YAML's 1024-character limit on implicit
+ * keys (fuzz_planner) is written as an explicit key and reads back. */
+static void test_yaml_long_key(void **state)
+{
+    (void)state;
+    char key[1101];
+    memset(key, 'k', sizeof key - 1);
+    key[sizeof key - 1] = '\0';
+    json_t *doc = json_pack("{s:i, s:[{s:s, s:s, s:{s:s, s:{s:i}}}]}", "version", 1, "steps", "id", "a", "skill",
+                            "x.y", "args", key, "v", "short", key, 1);
+    char *src = json_dumps(doc, JSON_INDENT(1));
+    plan *p = NULL, *q = NULL;
+    char *err = NULL;
+    assert_int_equal(plan_parse(src, strlen(src), "p.json", NULL, 0, &p, &err), 0);
+    json_t *pj = plan_to_json(p);
+    char *yaml = plan_to_yaml(pj);
+    assert_non_null(yaml);
+    if (plan_parse(yaml, strlen(yaml), "out.yaml", NULL, 0, &q, &err) < 0)
+        fail_msg("%s", err);
+    json_t *qj = plan_to_json(q);
+    assert_true(json_equal(pj, qj));
+    json_decref(pj);
+    json_decref(qj);
+    json_decref(doc);
+    free(src);
+    mem_free(yaml);
+    plan_free(p);
+    plan_free(q);
+    mem_free(err);
+}
+
 static void test_yaml_round_trip(void **state)
 {
     (void)state;
@@ -162,7 +220,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_extract),          cmocka_unit_test(test_goal_key),
-        cmocka_unit_test(test_yaml_round_trip),  cmocka_unit_test(test_unknown_agent_still_refused),
+        cmocka_unit_test(test_yaml_round_trip),  cmocka_unit_test(test_yaml_raw_characters),
+        cmocka_unit_test(test_yaml_long_key),  cmocka_unit_test(test_unknown_agent_still_refused),
         cmocka_unit_test(test_cache_store),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
