@@ -155,7 +155,8 @@ static char *open_store_path(cli *c)
 typedef struct goal_run {
     cli *c;
     registry *reg;
-    provider *prov;
+    provider *prov;       /* the planner's and the answer turn's */
+    router *rt;           /* agent steps' models (with a catalog) and budgets; may be NULL */
     store *st;
     out_state *os;
     const char *goal, *workdir;
@@ -426,7 +427,8 @@ static int goal_run_all(goal_run *g)
                          .timeout_ms = g->timeout_ms,
                          .prov = g->prov,
                          .agents = g->agents,
-                         .run_id = g->id};
+                         .run_id = g->id,
+                         .router = g->rt};
     agent_sink sink = {.event = sink_event, .text = NULL, .step = sink_step, .user = g->os};
     mem_free(err);
     err = NULL;
@@ -660,11 +662,12 @@ int cmd_run(cli *c, int argc, char **argv)
         cli_error(c, "run: --plan-only and --no-plan exclude each other\n%s", usage);
         goto out;
     }
-    /* planning needs one provider: a routed run (model catalog) is one agent loop */
-    bool planned = plan_only || (!no_plan && !c->cfg->planner_agent && !routed);
-    if (plan_only && routed)
-        routed = false; /* --plan-only plans with the configured provider */
-    int prc = routed ? 0 : provider_open(c->cfg, provider_name, model, &prov, &err);
+    /* a planned run plans and answers with the configured provider; with a
+     * catalog its agent steps are routed (docs/plan.md) */
+    bool planned = plan_only || (!no_plan && !c->cfg->planner_agent);
+    if (plan_only)
+        routed = false; /* nothing runs */
+    int prc = routed && !planned ? 0 : provider_open(c->cfg, provider_name, model, &prov, &err);
     if (prc < 0) {
         cli_error(c, "%s", err ? err : "cannot open the provider");
         rc = prc == -ENOENT ? CLI_EXIT_USAGE : CLI_EXIT_PROVIDER;
@@ -713,7 +716,7 @@ int cmd_run(cli *c, int argc, char **argv)
     mem_free(err);
     err = NULL;
     if (planned) {
-        goal_run g = {.c = c, .reg = reg, .prov = prov, .st = st, .os = &os, .goal = goal, .workdir = abswd,
+        goal_run g = {.c = c, .reg = reg, .prov = prov, .rt = rt, .st = st, .os = &os, .goal = goal, .workdir = abswd,
                       .skills = (const char *const *)skills, .n_skills = n_skills,
                       .timeout_ms = (unsigned)(timeout_s * 1000), .plan_only = plan_only, .no_cache = no_cache,
                       .yes = yes, .json = json};

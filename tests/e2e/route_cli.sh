@@ -21,6 +21,7 @@ providers:
 models:
   - {provider: a, model: m-a, input_per_mtok: 1, output_per_mtok: 2, quality: 0.6, latency_ms: 900}
   - {provider: b, model: m-b, quality: 0.7, latency_ms: 300, capabilities: [tools, json]}
+planner: {mode: agent}   # routing of the agent loop itself; planned runs: run_planner.sh
 ${3:-}
 EOF
 }

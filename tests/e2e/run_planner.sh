@@ -119,6 +119,18 @@ verify "agent step" "$f" 'fin["answer"] == "Hello from the agent step."' \
   'any(e.get("plan_step") == "s1" for e in of("model.request"))'
 srv_stop
 
+# -- with a model catalog: planned by the configured provider, the agent step routed
+new_wd; srv_start plan_agent; cfg
+printf 'models:\n  - {provider: openai, model: m-test, quality: 0.8}\n' >>"$VENOM_HOME/config.yaml"
+vrun run --json --no-cache --route-seed 5 "greet me"
+expect_rc 0 "agent step, routed"
+f=$(save_out routed)
+verify "agent step, routed" "$f" 'fin["answer"] == "Hello from the agent step."' \
+  '[e["purpose"] for e in of("plan.requested")] == ["plan"]' \
+  'len(of("route.decided")) == 1 and of("route.decided")[0]["plan_step"] == "s1"' \
+  'of("route.decided")[0]["choice"] == "openai/m-test" and of("route.decided")[0]["seed"] == 5'
+srv_stop
+
 # -- --no-plan: the goal as one agent loop (no plan.* events)
 new_wd; srv_start text; cfg
 vrun run --json --no-plan "say hello"
