@@ -2291,8 +2291,24 @@ int offline_opts_parse(const json_t *config, offline_opts *o, char *err, size_t 
     json_object_foreach((json_t *)opts, k, v)
     {
         if (strcmp(k, "threshold")) {
-            snprintf(err, errlen, "providers.offline.options.%.64s is not an option of the offline provider; the only one is threshold",
-                     k);
+            /* the key as written, on one line: control characters shown as
+             * '?', at most 64 bytes, not cut inside a character */
+            char shown[65];
+            size_t n = 0;
+            for (const unsigned char *q = (const unsigned char *)k; *q && n < sizeof shown - 1; q++)
+                shown[n++] = *q < 0x20 || *q == 0x7f ? '?' : (char)*q;
+            size_t lead = n;
+            while (lead > 0 && ((unsigned char)shown[lead - 1] & 0xc0) == 0x80)
+                lead--;
+            if (lead > 0 && (unsigned char)shown[lead - 1] >= 0xc0) {
+                unsigned char b = (unsigned char)shown[lead - 1];
+                size_t want = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2;
+                if (n - (lead - 1) < want)
+                    n = lead - 1; /* the last character was cut */
+            }
+            shown[n] = '\0';
+            snprintf(err, errlen, "providers.offline.options.%s is not an option of the offline provider; the only one is threshold",
+                     shown);
             return VENOM_E_INVAL;
         }
         double t = json_number_value(v);
